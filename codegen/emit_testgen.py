@@ -1,0 +1,9 @@
+"""(in progress)"""
+
+
+def outputs(shards):
+    return []
+
+
+def emit(proto, shards):
+    return {}
