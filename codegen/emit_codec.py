@@ -462,18 +462,16 @@ class CodecEmitter:
             w('    ' + self.elem_guest_decode(f, '*' + acc))
             w('}')
         elif f.shape in ('dyn', 'blob'):
-            cap = caps[f.name]
-            w(f'if (const uint64_t count = d.array_size()) {{')
-            w(f'    if (!{acc} || count > {cap}) d.fail("{label}: reply array larger than the request");')
+            cap, got = caps[f.name]
+            w(f'{got} = d.array_size();')
+            w(f'if ({got}) {{')
+            w(f'    if (!{acc} || {got} > {cap}) d.fail("{label}: reply array larger than the request");')
             if f.shape == 'blob':
-                w(f'    d.bytes({acc}, count);')
+                w(f'    d.bytes({acc}, {got});')
             elif f.scalar:
-                w('    ' + self.array_read(f, acc, 'count'))
+                w('    ' + self.array_read(f, acc, got))
             else:
-                w(f'    for (uint64_t i = 0; i < count; ++i) {self.elem_guest_decode(f, acc + "[i]")}')
-            w(f'    {cap} = count;')
-            w('} else {')
-            w(f'    {cap} = 0;')
+                w(f'    for (uint64_t i = 0; i < {got}; ++i) {self.elem_guest_decode(f, acc + "[i]")}')
             w('}')
         else:
             raise AssertionError(f'{label}: {f.shape} in a reply')
@@ -543,21 +541,33 @@ class CodecEmitter:
         caps = {}
         for f in fields.values():
             if f.shape in ('dyn', 'blob'):
-                var = f'cap_{f.name}'
-                w(f'uint64_t {var} = {f.count.render(fields, prefix)};')
-                caps[f.name] = var
+                w(f'const uint64_t cap_{f.name} = {f.count.render(fields, prefix)};')
+                w(f'uint64_t got_{f.name} = 0;')
+                caps[f.name] = (f'cap_{f.name}', f'got_{f.name}')
         return caps
 
     def reply_count_checks(self, w: Writer, owner, fields, prefix, caps):
+        """After a reply: an array's element count must match its count field. A count that
+        came back for a zero-capacity array (a query the host saw without its array) is
+        clamped to zero so that the application never reads past its own storage."""
         for f in fields.values():
-            if f.name in caps and f.count.is_plain_ref:
-                head = f.count.parts[0][1]
-                ref = fields[head]
-                cur = f'{prefix}{head}'
-                if ref.var.ptr_depth:
-                    cur = f'({cur} ? static_cast<uint64_t>(*{cur}) : 0)'
-                w(f'if ({prefix}{f.name} && {caps[f.name]} != static_cast<uint64_t>({cur})) '
-                  f'd.fail("{owner}.{f.name}: reply count does not match its array");')
+            if f.name not in caps or not f.count.is_plain_ref:
+                continue
+            cap, got = caps[f.name]
+            head = f.count.parts[0][1]
+            ref = fields[head]
+            lvalue = f'*{prefix}{head}' if ref.var.ptr_depth else f'{prefix}{head}'
+            cur = f'({prefix}{head} ? static_cast<uint64_t>(*{prefix}{head}) : 0)' if ref.var.ptr_depth \
+                else f'static_cast<uint64_t>({prefix}{head})'
+            writable = ref.var.ptr_depth > 0 or owner not in self.reg.commands
+            w(f'if ({prefix}{f.name} && {cur} != {got}) {{')
+            if writable:
+                guard = f'{prefix}{head} && ' if ref.var.ptr_depth else ''
+                w(f'    if ({guard}{got} == 0 && {cap} == 0) {lvalue} = 0;')
+                w(f'    else d.fail("{owner}.{f.name}: reply count does not match its array");')
+            else:
+                w(f'    d.fail("{owner}.{f.name}: reply count does not match its array");')
+            w('}')
 
     def emit_pnext_guest(self, w: Writer, name: str, suffix: str, kinds: list):
         chain = self.p.pnext.get(name, [])
@@ -830,15 +840,15 @@ class CodecEmitter:
         w(f'd.expect_command({cid});')
         if ret != 'void':
             w(f'const {ret} ret = static_cast<{ret}>(d.{self.ret_wire(cmd)}());')
-        out_fields = {n: f for n, f in fields.items()}
         caps = {}
         for f in p.fields(cmd.name):
             if p.param_in_reply(cmd, f) and f.shape in ('dyn', 'blob'):
-                caps[f.name] = f'cap_{f.name}'
-                w(f'uint64_t cap_{f.name} = {f.count.render(fields, "")};')
+                w(f'const uint64_t cap_{f.name} = {f.count.render(fields, "")};')
+                w(f'uint64_t got_{f.name} = 0;')
+                caps[f.name] = (f'cap_{f.name}', f'got_{f.name}')
         for f in p.fields(cmd.name):
             if p.param_in_reply(cmd, f):
-                self.field_guest_decode(w, f, f.name, out_fields, '', caps)
+                self.field_guest_decode(w, f, f.name, fields, '', caps)
         self.reply_count_checks(w, cmd.name, fields, '', caps)
         if ret != 'void':
             w('return ret;')
@@ -857,7 +867,7 @@ class CodecEmitter:
             return 'const char*'
         if v.ptr_depth == 0:
             return v.type_name
-        if f.shape in ('blob', 'opaque'):
+        if f.shape == 'blob' or (f.shape == 'opaque' and v.type_name == 'void'):
             return 'const void*' if v.is_const else 'void*'
         return c_member_storage_type(v)
 
