@@ -22,6 +22,7 @@ from registry import Registry  # noqa: E402
 from model import Protocol, load_command_ids, load_list  # noqa: E402
 from emit_codec import CodecEmitter  # noqa: E402
 from emit_defs import emit_defs  # noqa: E402
+import emit_dispatch  # noqa: E402
 import emit_renderer  # noqa: E402
 import emit_icd  # noqa: E402
 import emit_testgen  # noqa: E402
@@ -34,6 +35,7 @@ def outputs() -> list[str]:
              'protocol/guest_codec.h', 'protocol/host_codec.h']
     files += [f'protocol/guest_codec_{i}.cpp' for i in range(SHARDS['guest'])]
     files += [f'protocol/host_codec_{i}.cpp' for i in range(SHARDS['host'])]
+    files += emit_dispatch.outputs()
     files += emit_renderer.outputs(SHARDS['renderer'])
     files += emit_icd.outputs(SHARDS['icd'])
     files += emit_testgen.outputs(SHARDS['testgen'])
@@ -97,6 +99,7 @@ def main() -> int:
     files['protocol/host_codec.h'] = codec.host_header()
     for i, text in enumerate(codec.sources('host')):
         files[f'protocol/host_codec_{i}.cpp'] = text
+    files.update(emit_dispatch.emit(proto))
     files.update(emit_renderer.emit(proto, SHARDS['renderer']))
     files.update(emit_icd.emit(proto, SHARDS['icd']))
     files.update(emit_testgen.emit(proto, SHARDS['testgen']))

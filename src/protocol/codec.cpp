@@ -89,8 +89,8 @@ std::string command_label(uint32_t id) {
 
 }  // namespace
 
-void Decoder::fail(const std::string& what) const {
-    throw WireError(command_, offset(), fmt::format("{} at byte {}: {}", command_label(command_), offset(), what));
+void Decoder::fail_at(size_t at, const std::string& what) const {
+    throw WireError(command_, at, fmt::format("{} at byte {}: {}", command_label(command_), at, what));
 }
 
 void Decoder::fail_stype(int32_t stype, const char* what) const {
@@ -120,10 +120,13 @@ void Decoder::expect_command(uint32_t id) {
 }
 
 VkStructureType Decoder::expect_stype(VkStructureType expected) {
+    const size_t at = offset();
     const int32_t got = i32();
     if (got != static_cast<int32_t>(expected)) {
         const char* want = structure_type_name(expected);
-        fail_stype(got, fmt::format("where {} was expected", want ? want : "?").c_str());
+        const char* name = structure_type_name(got);
+        fail_at(at, fmt::format("sType {} ({}) where {} was expected", got, name ? name : "unknown",
+                                want ? want : "?"));
     }
     return expected;
 }

@@ -279,7 +279,9 @@ public:
         return ref ? to_handle<H>(ref->handle) : VK_NULL_HANDLE;
     }
 
-    [[noreturn]] void fail(const std::string& what) const;
+    [[noreturn]] void fail(const std::string& what) const { fail_at(offset(), what); }
+    // Reports the error at `offset`: the start of the field that is wrong.
+    [[noreturn]] void fail_at(size_t offset, const std::string& what) const;
     [[noreturn]] void fail_stype(int32_t stype, const char* what) const;
 
     // Guards recursion through pNext chains: a hostile chain cannot exhaust the stack.
