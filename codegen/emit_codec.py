@@ -226,7 +226,15 @@ class CodecEmitter:
             else:
                 w(f'n += 8;')
                 w(f'if ({cond}) for (uint64_t i = 0; i < {count}; ++i) '
-                  f'n += {self.elem_size(f, acc + "[i]", validity)};')
+                  f'n += {self.elem_size(f, self.element(f, acc, prefix), validity)};')
+
+    @staticmethod
+    def element(f: Field, acc: str, prefix: str) -> str:
+        """Element i of an input array, honouring an application-chosen stride."""
+        if f.var.stride:
+            return (f'(*reinterpret_cast<const {f.var.type_name}*>(reinterpret_cast<const char*>({acc}) + '
+                    f'i * {prefix}{f.var.stride}))')
+        return acc + '[i]'
 
     def packed_bytes(self, f: Field, count: str) -> str:
         if f.scalar in PACKED:
@@ -293,10 +301,13 @@ class CodecEmitter:
             if f.scalar:
                 w('    ' + self.array_write(f, acc, 'count'))
             else:
-                w(f'    for (uint64_t i = 0; i < count; ++i) {self.elem_encode(f, acc + "[i]", validity)}')
+                w(f'    for (uint64_t i = 0; i < count; ++i) {self.elem_encode(f, self.element(f, acc, prefix), validity)}')
             w('} else {')
             w('    e.array_size(0);')
             w('}')
+            if f.var.stride:
+                # elements go out densely, so the renderer sees the tight stride
+                w(f'{prefix}{f.var.stride} = sizeof({f.var.type_name});')
 
     def array_write(self, f: Field, acc: str, count: str) -> str:
         if f.scalar in PACKED:

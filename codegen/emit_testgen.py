@@ -91,9 +91,13 @@ class TestGenEmitter:
                 for f in fields_list:
                     if f.name in referenced and f.shape == 'ptr' and f.scalar:
                         w(f'{{ auto* p = g.alloc<{f.var.type_name}>(1); *p = static_cast<{f.var.type_name}>(g.small()); {prefix}{f.name} = p; }}')
+        strides = {f.var.stride: f for f in fields_list if f.var.stride}
         for f in fields_list:
             validity = self.validity(owner, f, mode, cmd)
             if is_command and f.name in referenced and f.shape == 'ptr' and f.scalar and mode != FILL:
+                continue
+            if f.name in strides and mode == RAND:
+                w(f'{prefix}{f.name} = sizeof({strides[f.name].var.type_name});')
                 continue
             self.emit_rand_field(w, owner, f, fields, prefix, mode, validity, referenced, is_command)
 

@@ -171,9 +171,16 @@ class Protocol:
                 core_types.add(c)
                 self.type_version.setdefault(c, feat.version)
         ext_types = {}
+        served_names = {e.name for e in self.served_extensions}
+        # gate per type: a list of alternatives, each a list of extension numbers that must all
+        # be known (a type of extension A that also needs extension B gates on A && B)
         for ext in self.served_extensions:
             for t in ext.types:
-                ext_types.setdefault(reg.canonical_type(t), []).append(ext.number)
+                ext_types.setdefault(reg.canonical_type(t), []).append([ext.number])
+            for t, other in ext.conditional_types.items():
+                if other in served_names:
+                    ext_types.setdefault(reg.canonical_type(t), []).append(
+                        [ext.number, reg.extensions[other].number])
         self.core_types = core_types
         self.ext_types = ext_types
 
@@ -482,8 +489,8 @@ class Protocol:
         conds = []
         if ver is not None:
             conds.append(f'{caps}.has_api_version({ver[0]}, {ver[1]})')
-        for num in exts:
-            conds.append(f'{caps}.has_extension({num})')
+        for alternative in exts:
+            conds.append(' && '.join(f'{caps}.has_extension({num})' for num in alternative))
         if not conds:
             return None
         return ' || '.join(conds)

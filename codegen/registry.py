@@ -34,6 +34,7 @@ class Var:
     values: Optional[str] = None  # sType value for sType members
     selector: Optional[str] = None
     selection: list = field(default_factory=list)
+    stride: Optional[str] = None  # name of the parameter giving the element stride
 
     def is_optional(self) -> bool:
         return bool(self.optional) and self.optional[0]
@@ -77,6 +78,9 @@ class Extension:
     platform: Optional[str] = None
     types: list = field(default_factory=list)
     commands: list = field(default_factory=list)
+    # types that exist only when another extension is also enabled:
+    # type name -> the other extension (<require extension="..."> blocks)
+    conditional_types: dict = field(default_factory=dict)
     promoted_to: Optional[str] = None
     requires: list = field(default_factory=list)
 
@@ -214,6 +218,7 @@ class Registry:
         v.selector = a.get('selector')
         if 'selection' in a:
             v.selection = a['selection'].split(',')
+        v.stride = a.get('stride')
         return v
 
     @staticmethod
@@ -269,12 +274,16 @@ class Registry:
         cmd.success_codes = c.attrib.get('successcodes', '').split(',') if c.attrib.get('successcodes') else []
         self.commands[name] = cmd
 
-    def _parse_requires(self, elem, ext_number, types, commands):
+    def _parse_requires(self, elem, ext_number, types, commands, conditional=None):
         for req in elem.findall('require'):
             if 'vulkan' not in req.attrib.get('api', 'vulkan').split(','):
                 continue
+            other = req.attrib.get('extension')
             for t in req.findall('type'):
-                types.append(t.attrib['name'])
+                if other and conditional is not None:
+                    conditional[t.attrib['name']] = other
+                else:
+                    types.append(t.attrib['name'])
             for c in req.findall('command'):
                 commands.append(c.attrib['name'])
             for e in req.findall('enum'):
@@ -316,7 +325,7 @@ class Registry:
         if e.attrib.get('requires'):
             ext.requires = e.attrib['requires'].split(',')
         if 'vulkan' in supported:
-            self._parse_requires(e, number, ext.types, ext.commands)
+            self._parse_requires(e, number, ext.types, ext.commands, ext.conditional_types)
         spec = self.constants.get(f'{ext.name.upper()}_SPEC_VERSION')
         for req in e.findall('require'):
             for en in req.findall('enum'):

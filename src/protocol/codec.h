@@ -125,6 +125,11 @@ public:
         begin_ = cur_ = static_cast<uint8_t*>(data);
         end_ = begin_ + size;
     }
+    // Moves the write position to `pos` bytes from the start (reply streams, §5.6).
+    void seek(size_t pos) {
+        if (pos > static_cast<size_t>(end_ - begin_)) overflow(pos);
+        cur_ = begin_ + pos;
+    }
     void set_caps(const WireCaps* caps) { caps_ = caps; }
     void set_resolver(HandleResolver* resolver) { resolver_ = resolver; }
     const WireCaps& caps() const { return caps_ ? *caps_ : everything_caps(); }

@@ -569,3 +569,30 @@ TEST(CodecErrors, EveryCommandTruncatedAtEveryOffset) {
 
 }  // namespace
 }  // namespace venus::protocol
+
+namespace venus::protocol {
+namespace {
+
+// vkCmdDrawMultiEXT reads elements at the application's stride and sends them densely, with the
+// dense stride, so that the renderer can hand the array to its driver as is.
+TEST(CodecGolden, StridedArraysGoOutDense) {
+    struct Padded {
+        VkMultiDrawInfoEXT info;
+        uint32_t pad[2];
+    };
+    Padded draws[2] = {{{1, 2}, {0xdead, 0xbeef}}, {{3, 4}, {0xdead, 0xbeef}}};
+    GuestDispatchable cb{nullptr, 9};
+    const auto cmd = reinterpret_cast<VkCommandBuffer>(&cb);
+    const auto expected =
+        Bytes().u32(247).u32(0).u64(9).u32(2).u64(2).u32(1).u32(2).u32(3).u32(4).u32(1).u32(0).u32(8).v;
+    const WireCaps caps = WireCaps::everything();
+    ASSERT_EQ(guest::sizeof_vkCmdDrawMultiEXT(caps, cmd, 2, &draws[0].info, 1, 0, sizeof(Padded)), expected.size());
+    EXPECT_EQ(encode(expected.size(),
+                     [&](Encoder& e) {
+                         guest::encode_vkCmdDrawMultiEXT(e, 0, cmd, 2, &draws[0].info, 1, 0, sizeof(Padded));
+                     }),
+              expected);
+}
+
+}  // namespace
+}  // namespace venus::protocol

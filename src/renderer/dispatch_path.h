@@ -1,0 +1,63 @@
+// One stream of Venus commands into a context: the control path (vtest SUBMIT_CMD2 /
+// render-server SUBMIT_CMD) or one ring. Each path has its own reply stream (§5.6) and its own
+// scratch memory, so paths decode in parallel.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "protocol/codec.h"
+#include "renderer/resource.h"
+
+namespace venus::renderer {
+
+class Context;
+class Ring;
+class RendererDispatcher;
+
+class DispatchPath {
+public:
+    enum class Kind { Control, Ring };
+    DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap);
+    ~DispatchPath();
+    DispatchPath(const DispatchPath&) = delete;
+    DispatchPath& operator=(const DispatchPath&) = delete;
+
+    Kind kind() const { return kind_; }
+    Ring* ring() const { return ring_; }
+    const char* name() const { return kind_ == Kind::Control ? "control" : "ring"; }
+
+    // Decodes and runs every command of `bytes`. `after_command(offset)` is called after each
+    // command with the offset just past it (rings move their head there). Throws WireError or
+    // ContextError on the first bad command.
+    void run(std::span<const uint8_t> bytes, const std::function<void(size_t)>& after_command = {});
+    // Commands of an indirect stream (vkExecuteCommandStreamsMESA), decoded with separate scratch
+    // memory so that the outer command's arguments stay valid.
+    void run_nested(std::span<const uint8_t> bytes);
+
+    // reply stream
+    void set_reply_stream(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size);
+    void seek_reply_stream(uint64_t position);
+    protocol::Encoder* reply_encoder() { return reply_set_ ? &reply_ : nullptr; }
+    // A resource is going away: stop writing into it (not an error, §7.4).
+    void forget_resource(uint32_t res_id);
+
+    bool executing_streams = false;  // inside vkExecuteCommandStreamsMESA (no nesting)
+
+private:
+    Context& ctx_;
+    Kind kind_;
+    Ring* ring_;
+    protocol::TempArena arena_;
+    protocol::TempArena nested_arena_;
+    std::unique_ptr<RendererDispatcher> dispatcher_;
+    std::shared_ptr<Resource> reply_resource_;
+    uint64_t reply_offset_ = 0;
+    uint64_t reply_size_ = 0;
+    protocol::Encoder reply_;
+    bool reply_set_ = false;
+};
+
+}  // namespace venus::renderer

@@ -1,0 +1,126 @@
+// The Venus transport commands (VK_MESA_venus_protocol, §5.2): reply streams, indirect
+// command streams, rings and the seqno handshakes between the control path and the rings.
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "renderer/dispatch_support.h"
+#include "renderer/ring.h"
+#include "util/log.h"
+
+namespace venus::renderer {
+
+using namespace protocol::host;
+
+namespace {
+
+void require_control(const DispatchPath& path, const char* command) {
+    if (path.kind() != DispatchPath::Kind::Control)
+        throw ContextError(fmt::format("{} must be sent on the control path, not on a ring", command));
+}
+
+}  // namespace
+
+void RendererDispatcher::vkSetReplyCommandStreamMESA(vkSetReplyCommandStreamMESA_args& a) {
+    const auto& s = *a.pStream;
+    path_.set_reply_stream(ctx_.resource(s.resourceId), s.offset, s.size);
+}
+
+void RendererDispatcher::vkSeekReplyCommandStreamMESA(vkSeekReplyCommandStreamMESA_args& a) {
+    path_.seek_reply_stream(a.position);
+}
+
+void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA_args& a) {
+    if (path_.executing_streams) throw ContextError("vkExecuteCommandStreamsMESA inside a command stream");
+    if (a.streamCount == 0) throw ContextError("vkExecuteCommandStreamsMESA with no streams");
+    // Copy what we need: the nested commands reuse this path's scratch memory.
+    std::vector<VkCommandStreamDescriptionMESA> streams(a.pStreams, a.pStreams + a.streamCount);
+    std::vector<uint64_t> positions;
+    if (a.pReplyPositions) positions.assign(a.pReplyPositions, a.pReplyPositions + a.streamCount);
+    std::vector<uint8_t> bytes;
+    path_.executing_streams = true;
+    try {
+        for (size_t i = 0; i < streams.size(); ++i) {
+            auto res = ctx_.resource(streams[i].resourceId);
+            const uint8_t* src = res->range(streams[i].offset, streams[i].size);
+            if (!src)
+                throw ContextError(fmt::format("command stream [{}, +{}) is outside resource {} ({} bytes)",
+                                               streams[i].offset, streams[i].size, res->id, res->size));
+            // decode from a private copy: the guest could change shared memory under us
+            bytes.assign(src, src + streams[i].size);
+            if (!positions.empty()) path_.seek_reply_stream(positions[i]);
+            path_.run_nested(bytes);
+        }
+    } catch (...) {
+        path_.executing_streams = false;
+        throw;
+    }
+    path_.executing_streams = false;
+}
+
+void RendererDispatcher::vkCreateRingMESA(vkCreateRingMESA_args& a) {
+    require_control(path_, "vkCreateRingMESA");
+    const auto& info = *a.pCreateInfo;
+    auto res = ctx_.resource(info.resourceId);
+    if (res->kind != Resource::Kind::Shm || !res->mapping)
+        throw ContextError(fmt::format("ring {}: resource {} is not renderer shared memory", a.ring, res->id));
+    transport::RingLayout layout;
+    layout.offset = info.offset;
+    layout.size = info.size;
+    layout.head_offset = info.headOffset;
+    layout.tail_offset = info.tailOffset;
+    layout.status_offset = info.statusOffset;
+    layout.buffer_offset = info.bufferOffset;
+    layout.buffer_size = info.bufferSize;
+    layout.extra_offset = info.extraOffset;
+    layout.extra_size = info.extraSize;
+    const std::string why = layout.validate(res->size);
+    if (!why.empty()) throw ContextError(fmt::format("ring {}: {}", a.ring, why));
+    uint32_t monitor = 0;
+    std::optional<int> priority;
+    for (auto* s = static_cast<const VkBaseInStructure*>(info.pNext); s; s = s->pNext) {
+        if (s->sType == VK_STRUCTURE_TYPE_RING_MONITOR_INFO_MESA) {
+            monitor = reinterpret_cast<const VkRingMonitorInfoMESA*>(s)->maxReportingPeriodMicroseconds;
+            if (!monitor) throw ContextError(fmt::format("ring {}: a monitor with a period of 0", a.ring));
+        } else if (s->sType == VK_STRUCTURE_TYPE_RING_PRIORITY_INFO_MESA) {
+            priority = reinterpret_cast<const VkRingPriorityInfoMESA*>(s)->priority;
+        }
+    }
+    transport::RingView view(res->data(), layout);
+    if (view.head().load() != 0 || view.status().load() != 0)
+        throw ContextError(fmt::format("ring {}: head and status must start at 0", a.ring));
+    ctx_.create_ring(a.ring, std::move(res), layout, info.idleTimeout, monitor, priority);
+}
+
+void RendererDispatcher::vkDestroyRingMESA(vkDestroyRingMESA_args& a) {
+    require_control(path_, "vkDestroyRingMESA");
+    ctx_.destroy_ring(a.ring);
+}
+
+void RendererDispatcher::vkNotifyRingMESA(vkNotifyRingMESA_args& a) {
+    require_control(path_, "vkNotifyRingMESA");
+    ctx_.ring(a.ring).notify();
+}
+
+void RendererDispatcher::vkWriteRingExtraMESA(vkWriteRingExtraMESA_args& a) {
+    require_control(path_, "vkWriteRingExtraMESA");
+    ctx_.ring(a.ring).write_extra(a.offset, a.value);
+}
+
+void RendererDispatcher::vkSubmitVirtqueueSeqnoMESA(vkSubmitVirtqueueSeqnoMESA_args& a) {
+    require_control(path_, "vkSubmitVirtqueueSeqnoMESA");
+    ctx_.ring(a.ring).submit_virtqueue_seqno(a.seqno);
+}
+
+void RendererDispatcher::vkWaitVirtqueueSeqnoMESA(vkWaitVirtqueueSeqnoMESA_args& a) {
+    if (path_.kind() != DispatchPath::Kind::Ring)
+        throw ContextError("vkWaitVirtqueueSeqnoMESA must be sent on a ring");
+    path_.ring()->wait_virtqueue_seqno(a.seqno);
+}
+
+void RendererDispatcher::vkWaitRingSeqnoMESA(vkWaitRingSeqnoMESA_args& a) {
+    require_control(path_, "vkWaitRingSeqnoMESA");
+    ctx_.wait_ring_seqno(a.ring, a.seqno);
+}
+
+}  // namespace venus::renderer
