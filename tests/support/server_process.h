@@ -1,0 +1,37 @@
+// Runs venus-server as a child process on a private socket for the duration of a test.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace venus::test {
+
+class ServerProcess {
+public:
+    // Starts `binary` (default: the venus-server of this build) listening on a fresh socket in a
+    // temporary directory, with extra arguments and environment variables; waits until it accepts.
+    explicit ServerProcess(std::vector<std::string> args = {}, std::map<std::string, std::string> env = {});
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    const std::string& socket_path() const { return socket_path_; }
+    const std::string& log_path() const { return log_path_; }
+    std::string log() const;          // everything the server printed so far
+    bool running();
+    int stop();                       // SIGTERM, wait; returns the exit status (or -signal)
+    pid_t pid() const { return pid_; }
+
+private:
+    std::string dir_;
+    std::string socket_path_;
+    std::string log_path_;
+    pid_t pid_ = -1;
+};
+
+std::string server_binary();
+
+}  // namespace venus::test
