@@ -93,17 +93,30 @@ private:
 
 #define RAW_CALL(g, cmd, ...)                                                                                   \
     [&] {                                                                                                       \
-        using namespace venus::protocol;                                                                        \
         return venus::test::detail::call_with_result(                                                           \
-            g, [&](const WireCaps& c) { return guest::sizeof_##cmd(c, __VA_ARGS__); },                          \
-            [&](Encoder& e, uint32_t f) { guest::encode_##cmd(e, f, __VA_ARGS__); },                            \
-            [&](const WireCaps& c) { return guest::sizeof_##cmd##_reply(c, __VA_ARGS__); },                     \
-            [&](Decoder& d) { return guest::decode_##cmd##_reply(d, __VA_ARGS__); });                           \
+            g,                                                                                                  \
+            [&](const venus::protocol::WireCaps& venus_caps_) {                                                 \
+                return venus::protocol::guest::sizeof_##cmd(venus_caps_, __VA_ARGS__);                          \
+            },                                                                                                  \
+            [&](venus::protocol::Encoder& venus_enc_, uint32_t venus_flags_) {                                  \
+                venus::protocol::guest::encode_##cmd(venus_enc_, venus_flags_, __VA_ARGS__);                    \
+            },                                                                                                  \
+            [&](const venus::protocol::WireCaps& venus_caps_) {                                                 \
+                return venus::protocol::guest::sizeof_##cmd##_reply(venus_caps_, __VA_ARGS__);                  \
+            },                                                                                                  \
+            [&](venus::protocol::Decoder& venus_dec_) {                                                         \
+                return venus::protocol::guest::decode_##cmd##_reply(venus_dec_, __VA_ARGS__);                   \
+            });                                                                                                 \
     }()
 
 #define RAW_ASYNC(g, cmd, ...)                                                                                  \
-    (g).async([&](const venus::protocol::WireCaps& c) { return venus::protocol::guest::sizeof_##cmd(c, __VA_ARGS__); }, \
-              [&](venus::protocol::Encoder& e, uint32_t f) { venus::protocol::guest::encode_##cmd(e, f, __VA_ARGS__); })
+    (g).async(                                                                                                  \
+        [&](const venus::protocol::WireCaps& venus_caps_) {                                                     \
+            return venus::protocol::guest::sizeof_##cmd(venus_caps_, __VA_ARGS__);                              \
+        },                                                                                                      \
+        [&](venus::protocol::Encoder& venus_enc_, uint32_t venus_flags_) {                                      \
+            venus::protocol::guest::encode_##cmd(venus_enc_, venus_flags_, __VA_ARGS__);                        \
+        })
 
 namespace venus::test::detail {
 
