@@ -25,6 +25,8 @@ MANUAL = {
     # devices and queues
     'vkCreateDevice', 'vkDestroyDevice', 'vkGetDeviceQueue', 'vkGetDeviceQueue2',
     'vkQueueSubmit', 'vkQueueSubmit2', 'vkQueueBindSparse', 'vkQueueWaitIdle', 'vkDeviceWaitIdle',
+    # waits: the points where shadow copies catch up with the device
+    'vkWaitForFences', 'vkGetFenceStatus', 'vkWaitSemaphores', 'vkGetSemaphoreCounterValue',
     # memory: the host-memory strategies
     'vkAllocateMemory', 'vkFreeMemory', 'vkUnmapMemory', 'vkFlushMappedMemoryRanges',
     'vkInvalidateMappedMemoryRanges', 'vkGetMemoryResourcePropertiesMESA',

@@ -167,6 +167,7 @@ void RendererDispatcher::vkGetDeviceQueue2(vkGetDeviceQueue2_args& a) {
 
 void RendererDispatcher::vkQueueSubmit(vkQueueSubmit_args& a) {
     auto& q = object_as<QueueObject>(a.queue_ref);
+    if (q.device->has_shadows()) shadows_to_host(*q.device);
     std::lock_guard lock(q.submit_mutex);
     a.ret = q.device->fn.QueueSubmit(q.vk, a.submitCount, a.pSubmits, a.fence);
 }
@@ -174,20 +175,25 @@ void RendererDispatcher::vkQueueSubmit(vkQueueSubmit_args& a) {
 void RendererDispatcher::vkQueueSubmit2(vkQueueSubmit2_args& a) {
     auto& q = object_as<QueueObject>(a.queue_ref);
     if (!q.device->fn.QueueSubmit2) unsupported_by_host(*q.device, protocol::cmd::vkQueueSubmit2);
+    if (q.device->has_shadows()) shadows_to_host(*q.device);
     std::lock_guard lock(q.submit_mutex);
     a.ret = q.device->fn.QueueSubmit2(q.vk, a.submitCount, a.pSubmits, a.fence);
 }
 
 void RendererDispatcher::vkQueueBindSparse(vkQueueBindSparse_args& a) {
     auto& q = object_as<QueueObject>(a.queue_ref);
+    if (q.device->has_shadows()) shadows_to_host(*q.device);
     std::lock_guard lock(q.submit_mutex);
     a.ret = q.device->fn.QueueBindSparse(q.vk, a.bindInfoCount, a.pBindInfo, a.fence);
 }
 
 void RendererDispatcher::vkQueueWaitIdle(vkQueueWaitIdle_args& a) {
     auto& q = object_as<QueueObject>(a.queue_ref);
-    std::lock_guard lock(q.submit_mutex);
-    a.ret = q.device->fn.QueueWaitIdle(q.vk);
+    {
+        std::lock_guard lock(q.submit_mutex);
+        a.ret = q.device->fn.QueueWaitIdle(q.vk);
+    }
+    if (a.ret == VK_SUCCESS && q.device->has_shadows()) shadows_to_guest(*q.device);
 }
 
 void RendererDispatcher::vkDeviceWaitIdle(vkDeviceWaitIdle_args& a) {
@@ -195,6 +201,34 @@ void RendererDispatcher::vkDeviceWaitIdle(vkDeviceWaitIdle_args& a) {
     std::vector<std::unique_lock<std::mutex>> locks;
     for (QueueObject* q : dev.queues) locks.emplace_back(q->submit_mutex);
     a.ret = dev.fn.DeviceWaitIdle(dev.vk);
+    locks.clear();
+    if (a.ret == VK_SUCCESS && dev.has_shadows()) shadows_to_guest(dev);
+}
+
+void RendererDispatcher::vkWaitForFences(vkWaitForFences_args& a) {
+    auto& dev = object_as<DeviceObject>(a.device_ref);
+    a.ret = dev.fn.WaitForFences(dev.vk, a.fenceCount, a.pFences, a.waitAll, a.timeout);
+    if (a.ret == VK_SUCCESS && dev.has_shadows()) shadows_to_guest(dev);
+}
+
+void RendererDispatcher::vkGetFenceStatus(vkGetFenceStatus_args& a) {
+    auto& dev = object_as<DeviceObject>(a.device_ref);
+    a.ret = dev.fn.GetFenceStatus(dev.vk, a.fence);
+    if (a.ret == VK_SUCCESS && dev.has_shadows()) shadows_to_guest(dev);
+}
+
+void RendererDispatcher::vkWaitSemaphores(vkWaitSemaphores_args& a) {
+    auto& dev = object_as<DeviceObject>(a.device_ref);
+    if (!dev.fn.WaitSemaphores) unsupported_by_host(dev, protocol::cmd::vkWaitSemaphores);
+    a.ret = dev.fn.WaitSemaphores(dev.vk, a.pWaitInfo, a.timeout);
+    if (a.ret == VK_SUCCESS && dev.has_shadows()) shadows_to_guest(dev);
+}
+
+void RendererDispatcher::vkGetSemaphoreCounterValue(vkGetSemaphoreCounterValue_args& a) {
+    auto& dev = object_as<DeviceObject>(a.device_ref);
+    if (!dev.fn.GetSemaphoreCounterValue) unsupported_by_host(dev, protocol::cmd::vkGetSemaphoreCounterValue);
+    a.ret = dev.fn.GetSemaphoreCounterValue(dev.vk, a.semaphore, a.pValue);
+    if (a.ret == VK_SUCCESS && dev.has_shadows()) shadows_to_guest(dev);
 }
 
 // ---- sync_fd-style MESA commands (§5.2, ids 244-246)

@@ -78,16 +78,13 @@ void init_physical_device(Context& ctx, InstanceObject& inst, PhysicalDeviceObje
               pd.extensions.size(), pd.host_extensions.size(), pd.memory_plan->summary());
 }
 
-// Memory types the renderer cannot share lose their host-visible flags: the guest never maps them.
+// Memory types as the guest sees them: shadowed types are cached and non-coherent. Types no
+// strategy can share keep their flags: mapping them fails with VK_ERROR_MEMORY_MAP_FAILED and a
+// logged reason, rather than the memory silently vanishing from the guest.
 void filter_memory_properties(const PhysicalDeviceObject& pd, VkPhysicalDeviceMemoryProperties& mp) {
     const auto& plan = *pd.memory_plan;
-    for (uint32_t i = 0; i < mp.memoryTypeCount && i < plan.types.size(); ++i) {
-        if ((mp.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
-            plan.types[i].strategy == MemoryStrategy::None)
-            mp.memoryTypes[i].propertyFlags &= ~(VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
-                                                 VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
-                                                 VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
-    }
+    for (uint32_t i = 0; i < mp.memoryTypeCount && i < plan.types.size(); ++i)
+        mp.memoryTypes[i].propertyFlags = guest_memory_flags(plan.types[i].strategy, mp.memoryTypes[i].propertyFlags);
 }
 
 }  // namespace

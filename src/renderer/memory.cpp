@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstring>
@@ -72,6 +73,11 @@ private:
     std::string error_;
 };
 
+size_t file_size_of(int fd) {
+    struct stat st {};
+    return fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_size) : 0;
+}
+
 // Writes through one view and reads through the other, both ways.
 std::string check_coherent(uint8_t* vk_view, uint8_t* fd_view, size_t size) {
     for (size_t i = 0; i < size; i += 4) {
@@ -101,7 +107,8 @@ struct Probe {
         if (device && destroy) destroy(device, nullptr);
     }
 
-    // Allocates one page with the given export type and tests the exported fd.
+    // Allocates one page with the given export type and tests the exported fd: a guest maps a
+    // blob from offset 0, so the allocation must start at the beginning of the file.
     std::string try_export(uint32_t type, VkExternalMemoryHandleTypeFlagBits handle_type, size_t size) {
         VkExportMemoryAllocateInfo exp{VK_STRUCTURE_TYPE_EXPORT_MEMORY_ALLOCATE_INFO};
         exp.handleTypes = handle_type;
@@ -114,24 +121,46 @@ struct Probe {
         int raw = -1;
         r = fn.GetMemoryFdKHR(device, &get, &raw);
         transport::UniqueFd fd(raw);
+        void* vk_view = nullptr;
         if (r != VK_SUCCESS) {
             why = fmt::format("vkGetMemoryFdKHR failed (VkResult {})", static_cast<int>(r));
+        } else if ((r = fn.MapMemory(device, mem, 0, VK_WHOLE_SIZE, 0, &vk_view)) != VK_SUCCESS) {
+            why = fmt::format("vkMapMemory failed (VkResult {})", static_cast<int>(r));
         } else {
-            FdMapping map(fd.get(), size);
+            const size_t file_size = file_size_of(fd.get());
+            FdMapping map(fd.get(), std::max(file_size, size));
             if (!map.data()) {
                 why = map.error();
             } else {
-                void* vk_view = nullptr;
-                r = fn.MapMemory(device, mem, 0, VK_WHOLE_SIZE, 0, &vk_view);
-                if (r != VK_SUCCESS) why = fmt::format("vkMapMemory failed (VkResult {})", static_cast<int>(r));
-                else {
-                    why = check_coherent(static_cast<uint8_t*>(vk_view), map.data(), size);
-                    fn.UnmapMemory(device, mem);
+                why = check_coherent(static_cast<uint8_t*>(vk_view), map.data(), size);
+                if (!why.empty()) {
+                    // say where the driver put the allocation, when it is elsewhere in the file
+                    const auto* v = static_cast<const uint8_t*>(vk_view);
+                    for (size_t off = 4; off + size <= file_size; off += 4)
+                        if (std::memcmp(map.data() + off, v, 64) == 0) {
+                            why = fmt::format("the allocation starts {} bytes into the exported fd, but a guest maps "
+                                              "blobs from offset 0",
+                                              off);
+                            break;
+                        }
                 }
             }
+            fn.UnmapMemory(device, mem);
         }
         fn.FreeMemory(device, mem, nullptr);
         return why;
+    }
+
+    std::string try_shadow(uint32_t type, size_t size) {
+        VkMemoryAllocateInfo info{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, size, type};
+        VkDeviceMemory mem = VK_NULL_HANDLE;
+        VkResult r = fn.AllocateMemory(device, &info, nullptr, &mem);
+        if (r != VK_SUCCESS) return fmt::format("an allocation failed (VkResult {})", static_cast<int>(r));
+        void* p = nullptr;
+        r = fn.MapMemory(device, mem, 0, VK_WHOLE_SIZE, 0, &p);
+        if (r == VK_SUCCESS) fn.UnmapMemory(device, mem);
+        fn.FreeMemory(device, mem, nullptr);
+        return r == VK_SUCCESS ? std::string() : fmt::format("vkMapMemory failed (VkResult {})", static_cast<int>(r));
     }
 
     std::string try_host_pointer(uint32_t type, size_t size) {
@@ -224,8 +253,9 @@ std::shared_ptr<MemoryPlan> probe_memory_plan(VkInstance instance, const Instanc
     (void)instance;
 
     const MemoryStrategy forced = strategy_from_name(config.memory_strategy);
-    if (!config.memory_strategy.empty() && forced == MemoryStrategy::None)
-        log::warn("VENUS_MEMORY_STRATEGY={} is not a strategy (dma-buf, opaque-fd, host-pointer, shadow)",
+    const bool disabled = config.memory_strategy == "none";
+    if (!config.memory_strategy.empty() && forced == MemoryStrategy::None && !disabled)
+        log::warn("VENUS_MEMORY_STRATEGY={} is not a strategy (dma-buf, opaque-fd, host-pointer, shadow, none)",
                   config.memory_strategy);
     const size_t test_size = plan->alignment;
     for (uint32_t i = 0; i < mp.memoryTypeCount; ++i) {
@@ -235,8 +265,9 @@ std::shared_ptr<MemoryPlan> probe_memory_plan(VkInstance instance, const Instanc
             continue;
         }
         std::vector<MemoryStrategy> order = {MemoryStrategy::DmaBuf, MemoryStrategy::OpaqueFd,
-                                             MemoryStrategy::HostPointer};
+                                             MemoryStrategy::HostPointer, MemoryStrategy::Shadow};
         if (forced != MemoryStrategy::None) order = {forced};
+        if (disabled) order.clear();
         std::vector<std::string> reasons;
         for (MemoryStrategy s : order) {
             std::string why;
@@ -251,7 +282,7 @@ std::shared_ptr<MemoryPlan> probe_memory_plan(VkInstance instance, const Instanc
                 why = probe.host_ext ? probe.try_host_pointer(i, test_size)
                                      : "VK_EXT_external_memory_host is not offered";
             else
-                why = "shadow copies are not available in this build";
+                why = probe.try_shadow(i, test_size);
             if (why.empty()) {
                 choice.strategy = s;
                 reasons.push_back(fmt::format("{} works", strategy_name(s)));
@@ -261,6 +292,7 @@ std::shared_ptr<MemoryPlan> probe_memory_plan(VkInstance instance, const Instanc
         }
         for (size_t k = 0; k < reasons.size(); ++k) choice.reason += (k ? "; " : "") + reasons[k];
         if (forced != MemoryStrategy::None) choice.reason = "forced by VENUS_MEMORY_STRATEGY; " + choice.reason;
+        if (disabled) choice.reason = "every strategy is disabled (VENUS_MEMORY_STRATEGY=none)";
     }
     return plan;
 }
@@ -300,6 +332,71 @@ public:
 
 private:
     std::shared_ptr<transport::SharedMemory> shm_;
+};
+
+// Ordinary device memory plus a shared memfd the guest maps. The two are reconciled page by page
+// against a snapshot of what both last agreed on: a page the guest changed goes to the device, a
+// page the device changed goes to the guest, so neither side's writes are lost to the other's.
+class ShadowBacking : public MemoryBacking {
+public:
+    ShadowBacking(std::shared_ptr<transport::SharedMemory> shm, uint8_t* host, VkDeviceSize size, bool host_coherent)
+        : shm_(std::move(shm)), host_(host), snapshot_(new uint8_t[size]), size_(size), host_coherent_(host_coherent) {
+        std::memcpy(shm_->data(), host_, size_);
+        std::memcpy(snapshot_.get(), host_, size_);
+    }
+    MemoryStrategy strategy() const override { return MemoryStrategy::Shadow; }
+    transport::UniqueFd export_fd(DeviceObject&, MemoryObject& mem) override {
+        transport::UniqueFd fd = transport::UniqueFd(shm_->fd()).dup();
+        if (!fd) throw ContextError(fmt::format("memory {}: dup of its shadow memfd failed", mem.id));
+        return fd;
+    }
+    std::shared_ptr<transport::SharedMemory> mapping() const override { return shm_; }
+
+    void guest_to_host(DeviceObject& dev, MemoryObject& mem, VkDeviceSize offset, VkDeviceSize size) override {
+        std::lock_guard lock(mutex_);
+        auto [begin, end] = pages(offset, size);
+        bool wrote = false;
+        for (VkDeviceSize p = begin; p < end; p += kPage) {
+            const size_t n = std::min<VkDeviceSize>(kPage, size_ - p);
+            if (std::memcmp(shm_->data() + p, snapshot_.get() + p, n) == 0) continue;
+            std::memcpy(host_ + p, shm_->data() + p, n);
+            std::memcpy(snapshot_.get() + p, host_ + p, n);
+            wrote = true;
+        }
+        if (wrote && !host_coherent_) {
+            VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, nullptr, mem.vk, 0, VK_WHOLE_SIZE};
+            dev.fn.FlushMappedMemoryRanges(dev.vk, 1, &range);
+        }
+    }
+    void host_to_guest(DeviceObject& dev, MemoryObject& mem, VkDeviceSize offset, VkDeviceSize size) override {
+        std::lock_guard lock(mutex_);
+        if (!host_coherent_) {
+            VkMappedMemoryRange range{VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE, nullptr, mem.vk, 0, VK_WHOLE_SIZE};
+            dev.fn.InvalidateMappedMemoryRanges(dev.vk, 1, &range);
+        }
+        auto [begin, end] = pages(offset, size);
+        for (VkDeviceSize p = begin; p < end; p += kPage) {
+            const size_t n = std::min<VkDeviceSize>(kPage, size_ - p);
+            if (std::memcmp(host_ + p, snapshot_.get() + p, n) == 0) continue;
+            std::memcpy(snapshot_.get() + p, host_ + p, n);
+            std::memcpy(shm_->data() + p, snapshot_.get() + p, n);
+        }
+    }
+    void release(DeviceObject&) override { host_ = nullptr; }
+
+private:
+    static constexpr VkDeviceSize kPage = 4096;
+    std::pair<VkDeviceSize, VkDeviceSize> pages(VkDeviceSize offset, VkDeviceSize size) const {
+        if (offset >= size_) return {0, 0};
+        const VkDeviceSize end = size == VK_WHOLE_SIZE || size > size_ - offset ? size_ : offset + size;
+        return {offset / kPage * kPage, end};
+    }
+    std::mutex mutex_;
+    std::shared_ptr<transport::SharedMemory> shm_;
+    uint8_t* host_;
+    std::unique_ptr<uint8_t[]> snapshot_;
+    VkDeviceSize size_;
+    bool host_coherent_;
 };
 
 }  // namespace
@@ -391,6 +488,27 @@ VkResult allocate_memory(Context& ctx, DeviceObject& dev, const VkMemoryAllocate
         }
         r = dev.fn.AllocateMemory(dev.vk, &info, nullptr, &mem->vk);
         if (r == VK_SUCCESS) mem->backing = std::make_unique<ExportBacking>(strategy, handle);
+    } else if (strategy == MemoryStrategy::Shadow) {
+        info.allocationSize = transport::align_up(std::max<VkDeviceSize>(info.allocationSize, 1), plan.alignment);
+        info.pNext = link(nullptr);
+        r = dev.fn.AllocateMemory(dev.vk, &info, nullptr, &mem->vk);
+        void* host = nullptr;
+        if (r == VK_SUCCESS && (r = dev.fn.MapMemory(dev.vk, mem->vk, 0, VK_WHOLE_SIZE, 0, &host)) != VK_SUCCESS)
+            dev.fn.FreeMemory(dev.vk, mem->vk, nullptr);
+        if (r == VK_SUCCESS) {
+            try {
+                auto shm = std::make_shared<transport::SharedMemory>(transport::SharedMemory::create(
+                    fmt::format("venus-ctx{}-shadow{}", ctx.id(), id), info.allocationSize));
+                shm->seal();
+                mem->backing = std::make_unique<ShadowBacking>(std::move(shm), static_cast<uint8_t*>(host),
+                                                               info.allocationSize,
+                                                               flags & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+            } catch (const transport::TransportError& e) {
+                log::error("ctx {}: memory {}: shadow: {}", ctx.id(), id, e.what());
+                dev.fn.FreeMemory(dev.vk, mem->vk, nullptr);
+                return VK_ERROR_OUT_OF_HOST_MEMORY;
+            }
+        }
     } else {
         info.pNext = link(nullptr);
         r = dev.fn.AllocateMemory(dev.vk, &info, nullptr, &mem->vk);
@@ -407,11 +525,39 @@ VkResult allocate_memory(Context& ctx, DeviceObject& dev, const VkMemoryAllocate
     mem->handle = reinterpret_cast<uint64_t>(mem->vk);
     log::debug("ctx {}: memory {}: {} bytes in type {} ({})", ctx.id(), id, mem->size, type,
                mem->backing ? strategy_name(mem->backing->strategy()) : "device only");
+    MemoryObject* raw = mem.get();
+    const bool shadow = mem->backing && mem->backing->strategy() == MemoryStrategy::Shadow;
     ctx.add_object(std::move(mem), &dev);
+    if (shadow) {
+        std::lock_guard lock(dev.shadow_mutex);
+        dev.shadows.push_back(raw);
+    }
     return VK_SUCCESS;
 }
 
+void shadows_to_host(DeviceObject& dev) {
+    std::lock_guard lock(dev.shadow_mutex);
+    for (MemoryObject* m : dev.shadows) m->backing->guest_to_host(dev, *m, 0, VK_WHOLE_SIZE);
+}
+
+void shadows_to_guest(DeviceObject& dev) {
+    std::lock_guard lock(dev.shadow_mutex);
+    for (MemoryObject* m : dev.shadows) m->backing->host_to_guest(dev, *m, 0, VK_WHOLE_SIZE);
+}
+
+VkMemoryPropertyFlags guest_memory_flags(MemoryStrategy strategy, VkMemoryPropertyFlags host_flags) {
+    // A shadow copy is coherent only at flush/invalidate (and submit/wait): to the guest it is
+    // cached, non-coherent memory. (Mesa's venus then hides such a type, having no flush.)
+    if (strategy == MemoryStrategy::Shadow && (host_flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+        return (host_flags & ~VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) | VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+    return host_flags;
+}
+
 void free_memory(DeviceObject& dev, MemoryObject& mem) {
+    if (mem.backing && mem.backing->strategy() == MemoryStrategy::Shadow) {
+        std::lock_guard lock(dev.shadow_mutex);
+        std::erase(dev.shadows, &mem);
+    }
     if (mem.vk) dev.fn.FreeMemory(dev.vk, mem.vk, nullptr);
     mem.vk = VK_NULL_HANDLE;
     if (mem.backing) mem.backing->release(dev);

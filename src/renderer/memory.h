@@ -70,6 +70,12 @@ struct ExportedMemory {
 
 // vkAllocateMemory with the strategy of the memory type; registers the MemoryObject.
 VkResult allocate_memory(Context& ctx, DeviceObject& dev, const VkMemoryAllocateInfo& info, uint64_t id);
+// Shadow copies of a device: guest writes to the device (before submissions) and device writes
+// to the guest (after waits).
+void shadows_to_host(DeviceObject& dev);
+void shadows_to_guest(DeviceObject& dev);
+// The memory type flags the guest sees for a host type shared with `strategy`.
+VkMemoryPropertyFlags guest_memory_flags(MemoryStrategy strategy, VkMemoryPropertyFlags host_flags);
 // vkFreeMemory and the backing's cleanup (the object stays in the table).
 void free_memory(DeviceObject& dev, MemoryObject& mem);
 // RESOURCE_CREATE_BLOB for a VkDeviceMemory (§6.2). Throws ContextError with the reason.

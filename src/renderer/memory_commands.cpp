@@ -29,17 +29,36 @@ void RendererDispatcher::vkUnmapMemory(vkUnmapMemory_args&) {
     // Mapping is the guest's business (the blob stays mapped there); nothing happens on the host.
 }
 
+namespace {
+
+// Flush and invalidate: zero-copy strategies share the very pages (nothing to do); shadow copies
+// move the ranges across.
+template <class F>
+void for_each_shadow_range(Context& ctx, uint32_t count, const VkMappedMemoryRange* ranges, F&& f) {
+    for (uint32_t i = 0; i < count; ++i) {
+        const uint64_t id = ctx.objects().id_of(VK_OBJECT_TYPE_DEVICE_MEMORY, reinterpret_cast<uint64_t>(ranges[i].memory));
+        auto* mem = ctx.objects().get_as<MemoryObject>(id, VK_OBJECT_TYPE_DEVICE_MEMORY);
+        if (mem && mem->backing && mem->backing->strategy() == MemoryStrategy::Shadow)
+            f(*mem, ranges[i].offset, ranges[i].size);
+    }
+}
+
+}  // namespace
+
 void RendererDispatcher::vkFlushMappedMemoryRanges(vkFlushMappedMemoryRanges_args& a) {
-    // Zero-copy strategies share the pages; the host driver's own flush covers non-coherent types.
     auto& dev = object_as<DeviceObject>(a.device_ref);
+    for_each_shadow_range(ctx_, a.memoryRangeCount, a.pMemoryRanges, [&](MemoryObject& m, VkDeviceSize o, VkDeviceSize s) {
+        m.backing->guest_to_host(dev, m, o, s);
+    });
     a.ret = VK_SUCCESS;
-    (void)dev;
 }
 
 void RendererDispatcher::vkInvalidateMappedMemoryRanges(vkInvalidateMappedMemoryRanges_args& a) {
     auto& dev = object_as<DeviceObject>(a.device_ref);
+    for_each_shadow_range(ctx_, a.memoryRangeCount, a.pMemoryRanges, [&](MemoryObject& m, VkDeviceSize o, VkDeviceSize s) {
+        m.backing->host_to_guest(dev, m, o, s);
+    });
     a.ret = VK_SUCCESS;
-    (void)dev;
 }
 
 void RendererDispatcher::vkGetMemoryResourcePropertiesMESA(vkGetMemoryResourcePropertiesMESA_args& a) {

@@ -20,6 +20,7 @@ namespace venus::renderer {
 
 struct DeviceObject;
 struct InstanceObject;
+struct MemoryObject;
 
 struct Object : protocol::ObjectRef {
     DeviceObject* device = nullptr;      // owning device (the device itself for VkDevice)
@@ -69,6 +70,12 @@ struct DeviceObject : Object {
     bool external_semaphore_fd = false;
     std::map<uint64_t, uint64_t> live;    // creation seq -> id of every object of this device
     std::vector<QueueObject*> queues;
+    std::mutex shadow_mutex;
+    std::vector<MemoryObject*> shadows;   // allocations kept coherent by copies
+    bool has_shadows() {
+        std::lock_guard lock(shadow_mutex);
+        return !shadows.empty();
+    }
     bool has_extension(const char* name) const;
 };
 

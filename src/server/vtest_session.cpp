@@ -1,6 +1,7 @@
 #include "server/vtest_session.h"
 
 #include <fmt/format.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -168,11 +169,15 @@ bool VtestSession::create_blob(const std::vector<uint32_t>& p) {
     try {
         blob = ctx_->create_blob(res_id, type, flags, blob_id, size);
     } catch (const std::exception& e) {
-        // The refusal and its reason go to the log; the client learns it from res_id 0 (and gets
-        // no fd). This is what a guest sees for memory the host cannot share.
+        // The refusal and its reason go to the log. The client gets res_id 0 and, because every
+        // vtest client reads an fd after this reply, an fd that cannot be mapped: Mesa's venus then
+        // fails the mapping with VK_ERROR_MEMORY_MAP_FAILED instead of waiting for ever, and our
+        // driver reads the 0.
         log::error("client {} ({}): blob {} of {} bytes refused: {}", ctx_id_, name_, blob_id, size, e.what());
         free_res_ids_.push_back(res_id);
         reply(RESOURCE_CREATE_BLOB, {0});
+        transport::UniqueFd unmappable(eventfd(0, EFD_CLOEXEC));
+        conn_.socket().send_fd(unmappable.get());
         return true;
     }
     reply(RESOURCE_CREATE_BLOB, {res_id});

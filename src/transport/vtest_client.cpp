@@ -78,11 +78,11 @@ VtestClient::Blob VtestClient::create_blob(uint32_t type, uint32_t flags, uint64
         conn_.send(RESOURCE_CREATE_BLOB, words);
         auto r = expect(RESOURCE_CREATE_BLOB, 16);
         if (r.empty()) throw TransportError("vtest: empty RESOURCE_CREATE_BLOB reply");
+        fd = conn_.socket().recv_fd();  // sent even with a refusal (an unmappable one)
         if (r[0] == 0)
             throw VtestRefused(fmt::format("the renderer refused a blob of {} bytes for object {} (its log says why)",
                                            size, blob_id));
         b.res_id = r[0];
-        fd = conn_.socket().recv_fd();
     }
     if (map) b.memory = SharedMemory::map(std::move(fd), size);
     else b.fd = std::move(fd);
