@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 namespace venus::transport {
 
@@ -32,7 +33,10 @@ struct RingLayout {
 class RingView {
 public:
     RingView() = default;
-    RingView(uint8_t* base, const RingLayout& layout);  // base = start of the resource mapping
+    // base = start of the resource mapping; `layout` must have passed validate() against that
+    // mapping's size. Throws TransportError if the buffer size is not a power of two or a
+    // control word is misaligned.
+    RingView(uint8_t* base, const RingLayout& layout);
 
     std::atomic<uint32_t>& head() const { return *head_; }
     std::atomic<uint32_t>& tail() const { return *tail_; }

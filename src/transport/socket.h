@@ -2,10 +2,13 @@
 // on a 1-byte in-band dummy payload with one SCM_RIGHTS control message.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "transport/unique_fd.h"
 
@@ -55,7 +58,8 @@ public:
 
     // Blocks for a client; returns an invalid socket if interrupted by wake().
     UnixSocket accept();
-    // Makes a blocked accept() return (used for shutdown; async-signal-safe).
+    // Makes a blocked accept() return (used for shutdown; async-signal-safe). The wake-up is
+    // sticky: once woken, every later accept() returns an invalid socket at once.
     void wake();
     const std::string& path() const { return path_; }
     int fd() const { return fd_.get(); }
@@ -64,6 +68,10 @@ private:
     UniqueFd fd_;
     UniqueFd wake_read_, wake_write_;
     std::string path_;
+    // Identity of the socket file we bound, so the destructor unlinks only our own file (not
+    // one that a later listener put at the same path).
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
 };
 
 }  // namespace venus::transport

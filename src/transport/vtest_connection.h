@@ -3,8 +3,10 @@
 // the server. Every read is bounded: a payload larger than `max_payload_words` is an error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "transport/socket.h"
