@@ -1,0 +1,165 @@
+// Hostile guests against a real venus-server: a realistic command sequence with random bytes
+// flipped, sent by one client after another, while another client keeps working. Whatever the
+// bytes do to a context (fatal, or even a crash inside the host driver in that client's own
+// process), the server and the other client go on.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "raw_guest.h"
+#include "raw_workload.h"
+#include "server_process.h"
+
+namespace venus::test {
+namespace {
+
+using namespace protocol;
+
+class Stream {
+public:
+    explicit Stream(const WireCaps& caps) : caps_(caps) {}
+    template <class S, class E>
+    void add(S&& size, E&& encode) {
+        const size_t at = bytes.size();
+        bytes.resize(at + size(caps_));
+        Encoder e(bytes.data() + at, bytes.size() - at, &caps_);
+        encode(e);
+    }
+    std::vector<uint8_t> bytes;
+
+private:
+    const WireCaps& caps_;
+};
+
+// Instance, device, buffer, memory, command buffer, a few commands: valid, asynchronous bytes.
+std::vector<uint8_t> realistic_stream(RawGuest& g) {
+    Stream s(g.caps());
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.apiVersion = VK_API_VERSION_1_1;
+    VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ici.pApplicationInfo = &app;
+    auto instance = g.dispatchable<VkInstance>();
+    s.add([&](auto& c) { return guest::sizeof_vkCreateInstance(c, &ici, nullptr, &instance); },
+          [&](auto& e) { guest::encode_vkCreateInstance(e, 0, &ici, nullptr, &instance); });
+    uint32_t count = 1;
+    auto pd = g.dispatchable<VkPhysicalDevice>();
+    s.add([&](auto& c) { return guest::sizeof_vkEnumeratePhysicalDevices(c, instance, &count, &pd); },
+          [&](auto& e) { guest::encode_vkEnumeratePhysicalDevices(e, 0, instance, &count, &pd); });
+    const float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, nullptr, 0, 0, 1, &prio};
+    VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    auto device = g.dispatchable<VkDevice>();
+    s.add([&](auto& c) { return guest::sizeof_vkCreateDevice(c, pd, &dci, nullptr, &device); },
+          [&](auto& e) { guest::encode_vkCreateDevice(e, 0, pd, &dci, nullptr, &device); });
+    auto queue = g.dispatchable<VkQueue>();
+    s.add([&](auto& c) { return guest::sizeof_vkGetDeviceQueue(c, device, 0, 0, &queue); },
+          [&](auto& e) { guest::encode_vkGetDeviceQueue(e, 0, device, 0, 0, &queue); });
+    VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bci.size = 65536;
+    bci.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+    auto buffer = g.handle<VkBuffer>();
+    s.add([&](auto& c) { return guest::sizeof_vkCreateBuffer(c, device, &bci, nullptr, &buffer); },
+          [&](auto& e) { guest::encode_vkCreateBuffer(e, 0, device, &bci, nullptr, &buffer); });
+    VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, 65536, 0};
+    auto memory = g.handle<VkDeviceMemory>();
+    s.add([&](auto& c) { return guest::sizeof_vkAllocateMemory(c, device, &mai, nullptr, &memory); },
+          [&](auto& e) { guest::encode_vkAllocateMemory(e, 0, device, &mai, nullptr, &memory); });
+    s.add([&](auto& c) { return guest::sizeof_vkBindBufferMemory(c, device, buffer, memory, 0); },
+          [&](auto& e) { guest::encode_vkBindBufferMemory(e, 0, device, buffer, memory, 0); });
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr, 0, 0};
+    auto pool = g.handle<VkCommandPool>();
+    s.add([&](auto& c) { return guest::sizeof_vkCreateCommandPool(c, device, &pci, nullptr, &pool); },
+          [&](auto& e) { guest::encode_vkCreateCommandPool(e, 0, device, &pci, nullptr, &pool); });
+    VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
+                                    VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
+    auto cmd = g.dispatchable<VkCommandBuffer>();
+    s.add([&](auto& c) { return guest::sizeof_vkAllocateCommandBuffers(c, device, &cai, &cmd); },
+          [&](auto& e) { guest::encode_vkAllocateCommandBuffers(e, 0, device, &cai, &cmd); });
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    s.add([&](auto& c) { return guest::sizeof_vkBeginCommandBuffer(c, cmd, &begin); },
+          [&](auto& e) { guest::encode_vkBeginCommandBuffer(e, 0, cmd, &begin); });
+    s.add([&](auto& c) { return guest::sizeof_vkCmdFillBuffer(c, cmd, buffer, 0, 65536, 7); },
+          [&](auto& e) { guest::encode_vkCmdFillBuffer(e, 0, cmd, buffer, 0, 65536, 7); });
+    s.add([&](auto& c) { return guest::sizeof_vkEndCommandBuffer(c, cmd); },
+          [&](auto& e) { guest::encode_vkEndCommandBuffer(e, 0, cmd); });
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cmd;
+    s.add([&](auto& c) { return guest::sizeof_vkQueueSubmit(c, queue, 1, &si, VK_NULL_HANDLE); },
+          [&](auto& e) { guest::encode_vkQueueSubmit(e, 0, queue, 1, &si, VK_NULL_HANDLE); });
+    s.add([&](auto& c) { return guest::sizeof_vkQueueWaitIdle(c, queue); },
+          [&](auto& e) { guest::encode_vkQueueWaitIdle(e, 0, queue); });
+    return s.bytes;
+}
+
+TEST(RawHostile, MutatedStreamsHurtNoOne) {
+    ServerProcess server;
+    std::atomic<bool> stop{false};
+    std::atomic<int> victim_rounds{0};
+    std::string victim_error;
+    std::thread victim([&] {
+        try {
+            RawGuest g(server.socket_path(), "victim");
+            RawDevice d(g);
+            auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+            auto map = g.map_memory(b.memory, 4096);
+            for (uint32_t round = 1; !stop; ++round) {
+                d.run([&](VkCommandBuffer cmd) { RAW_ASYNC(g, vkCmdFillBuffer, cmd, b.buffer, 0, 4096, round); });
+                if (reinterpret_cast<const uint32_t*>(map.memory.data())[512] != round) throw std::runtime_error("wrong data");
+                ++victim_rounds;
+            }
+        } catch (const std::exception& e) {
+            victim_error = e.what();
+        }
+    });
+
+    std::mt19937_64 rng(20261126);
+    int fatal = 0, survived = 0;
+    for (int i = 0; i < 40; ++i) {  // round 0 sends the stream unmutated
+        try {
+            RawGuest hostile(server.socket_path(), "hostile");
+            std::vector<uint8_t> bytes = realistic_stream(hostile);
+            const int flips = (i == 0) ? 0 : 1 + static_cast<int>(rng() % 8);
+            for (int f = 0; f < flips; ++f) {
+                const size_t at = rng() % bytes.size();
+                switch (rng() % 3) {
+                case 0: bytes[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
+                case 1: bytes[at] = static_cast<uint8_t>(rng()); break;
+                default: std::memset(bytes.data() + (at & ~size_t{3}), 0xff, std::min<size_t>(4, bytes.size() - (at & ~size_t{3})));
+                }
+            }
+            for (size_t off = 0; off < bytes.size(); off += 8192) {
+                const size_t n = std::min<size_t>(8192, bytes.size() - off);
+                hostile.ring().write(std::span(bytes.data() + off, n & ~size_t{3}));
+            }
+            hostile.sync();
+            ++survived;
+        } catch (const transport::DeviceLost&) {
+            ++fatal;
+        } catch (const transport::TransportError&) {
+            ++fatal;  // its process went away
+        }
+        ASSERT_TRUE(server.running()) << "mutation " << i << " took the server down\n" << server.log();
+    }
+    stop = true;
+    victim.join();
+    EXPECT_EQ(victim_error, "");
+    EXPECT_GT(victim_rounds.load(), 0);
+    EXPECT_GT(fatal, 0) << "no mutation was caught: the test is not testing anything";
+    EXPECT_GE(survived, 1) << "even the unmutated stream (round 0) failed";
+    // a fresh client still gets service
+    RawGuest after(server.socket_path(), "after");
+    RawDevice d(after);
+    after.sync();
+    EXPECT_FALSE(after.ring().fatal());
+    std::cerr << "mutated streams: " << fatal << " made their context fatal, " << survived << " ran; victim ran "
+              << victim_rounds.load() << " rounds\n";
+}
+
+}  // namespace
+}  // namespace venus::test
