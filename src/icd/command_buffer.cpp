@@ -1,0 +1,272 @@
+// Command pools and command buffers: recording into the driver's own memory, flushing in bulk.
+#include "icd/command_buffer.h"
+
+#include <cstring>
+
+#include "icd/generated_support.h"
+#include "icd/log.h"
+
+namespace venus::icd {
+
+using protocol::Encoder;
+using protocol::WireCaps;
+namespace guest = protocol::guest;
+
+CommandBuffer::CommandBuffer(uint64_t id, Device* device, CommandPool* pool, VkCommandBufferLevel level)
+    : Dispatchable(id), device_(device), pool_(pool), level_(level), caps_(&device->conn().caps()) {}
+
+void CommandBuffer::fail(VkResult result) {
+    if (error_ == VK_SUCCESS) error_ = result;
+    len_ = 0;
+}
+
+uint8_t* CommandBuffer::grow(size_t n) {
+    if (error_ != VK_SUCCESS) return nullptr;
+    try {
+        if (len_ >= kFlushBytes) flush();
+        if (cap_ - len_ < n) {
+            size_t c = cap_ ? cap_ * 2 : 4096;
+            while (c - len_ < n) c *= 2;
+            auto bigger = std::make_unique<uint8_t[]>(c);
+            if (len_) std::memcpy(bigger.get(), buf_.get(), len_);
+            buf_ = std::move(bigger);
+            cap_ = c;
+        }
+    } catch (...) {
+        fail(device_->conn().on_exception());
+        return nullptr;
+    }
+    return buf_.get() + len_;
+}
+
+void CommandBuffer::flush() {
+    if (!len_) return;
+    device_->conn().submit_encoded({buf_.get(), len_});
+    len_ = 0;
+}
+
+VkResult CommandBuffer::begin(const VkCommandBufferBeginInfo* info) {
+    reset_local(false);
+    error_ = VK_SUCCESS;
+    // Vulkan ignores pInheritanceInfo for primary command buffers and the render pass and
+    // framebuffer outside a render pass continuation: never send what may be garbage.
+    VkCommandBufferBeginInfo b = *info;
+    VkCommandBufferInheritanceInfo inherit{};
+    if (level_ == VK_COMMAND_BUFFER_LEVEL_PRIMARY || !b.pInheritanceInfo) {
+        b.pInheritanceInfo = nullptr;
+    } else {
+        inherit = *b.pInheritanceInfo;
+        if (!(b.flags & VK_COMMAND_BUFFER_USAGE_RENDER_PASS_CONTINUE_BIT)) {
+            inherit.renderPass = VK_NULL_HANDLE;
+            inherit.subpass = 0;
+            inherit.framebuffer = VK_NULL_HANDLE;
+        }
+        b.pInheritanceInfo = &inherit;
+    }
+    VkCommandBuffer self = handle();
+    record([&](const WireCaps& c) { return guest::sizeof_vkBeginCommandBuffer(c, self, &b); },
+           [&](Encoder& e) { guest::encode_vkBeginCommandBuffer(e, 0, self, &b); });
+    return error_;
+}
+
+VkResult CommandBuffer::end() {
+    VkCommandBuffer self = handle();
+    record([&](const WireCaps& c) { return guest::sizeof_vkEndCommandBuffer(c, self); },
+           [&](Encoder& e) { guest::encode_vkEndCommandBuffer(e, 0, self); });
+    if (error_ != VK_SUCCESS) return error_;
+    try {
+        flush();
+    } catch (...) {
+        fail(device_->conn().on_exception());
+    }
+    return error_;
+}
+
+void CommandBuffer::reset_local(bool release_memory) {
+    len_ = 0;
+    error_ = VK_SUCCESS;
+    if (release_memory) {
+        buf_.reset();
+        cap_ = 0;
+    }
+}
+
+// ------------------------------------------------------------------------------------ pools
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateCommandPool(VkDevice device, const VkCommandPoolCreateInfo* pCreateInfo,
+                                                       const VkAllocationCallbacks*, VkCommandPool* pCommandPool) {
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
+    try {
+        auto pool = std::make_unique<CommandPool>();
+        pool->id = next_id();
+        pool->family = pCreateInfo->queueFamilyIndex;
+        pool->flags = pCreateInfo->flags;
+        *pCommandPool = protocol::to_handle<VkCommandPool>(pool->id);
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkCreateCommandPool(c, device, pCreateInfo, nullptr, pCommandPool); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkCreateCommandPool(e, f, device, pCreateInfo, nullptr, pCommandPool); });
+        std::lock_guard lock(dev->mutex);
+        dev->command_pools[pool->id] = std::move(pool);
+        return VK_SUCCESS;
+    } catch (...) {
+        *pCommandPool = VK_NULL_HANDLE;
+        return conn.on_exception();
+    }
+}
+
+namespace {
+
+void free_buffers_locked(CommandPool& pool) {
+    for (CommandBuffer* cb : pool.buffers) {
+        registry().remove(cb);
+        delete cb;
+    }
+    pool.buffers.clear();
+}
+
+}  // namespace
+
+VKAPI_ATTR void VKAPI_CALL icd_vkDestroyCommandPool(VkDevice device, VkCommandPool commandPool,
+                                                    const VkAllocationCallbacks*) {
+    if (!commandPool) return;
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    {
+        std::lock_guard lock(dev->mutex);
+        auto it = dev->command_pools.find(id_of(commandPool));
+        if (it != dev->command_pools.end()) {
+            free_buffers_locked(*it->second);
+            dev->command_pools.erase(it);
+        }
+    }
+    if (conn.lost()) return;
+    try {
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkDestroyCommandPool(c, device, commandPool, nullptr); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkDestroyCommandPool(e, f, device, commandPool, nullptr); });
+    } catch (...) {
+        conn.on_exception();
+    }
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkResetCommandPool(VkDevice device, VkCommandPool commandPool,
+                                                      VkCommandPoolResetFlags flags) {
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    {
+        std::lock_guard lock(dev->mutex);
+        auto it = dev->command_pools.find(id_of(commandPool));
+        if (it != dev->command_pools.end())
+            for (CommandBuffer* cb : it->second->buffers)
+                cb->reset_local(flags & VK_COMMAND_POOL_RESET_RELEASE_RESOURCES_BIT);
+    }
+    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
+    try {
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkResetCommandPool(c, device, commandPool, flags); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkResetCommandPool(e, f, device, commandPool, flags); });
+        return VK_SUCCESS;
+    } catch (...) {
+        return conn.on_exception();
+    }
+}
+
+VKAPI_ATTR void VKAPI_CALL icd_vkTrimCommandPool(VkDevice device, VkCommandPool commandPool, VkCommandPoolTrimFlags flags) {
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    if (conn.lost()) return;
+    try {
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkTrimCommandPool(c, device, commandPool, flags); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkTrimCommandPool(e, f, device, commandPool, flags); });
+    } catch (...) {
+        conn.on_exception();
+    }
+}
+
+// ------------------------------------------------------------------------------------ buffers
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkAllocateCommandBuffers(VkDevice device, const VkCommandBufferAllocateInfo* pAllocateInfo,
+                                                            VkCommandBuffer* pCommandBuffers) {
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    const uint32_t n = pAllocateInfo->commandBufferCount;
+    for (uint32_t i = 0; i < n; ++i) pCommandBuffers[i] = VK_NULL_HANDLE;
+    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
+    std::vector<CommandBuffer*> made;
+    try {
+        CommandPool* pool;
+        {
+            std::lock_guard lock(dev->mutex);
+            auto it = dev->command_pools.find(id_of(pAllocateInfo->commandPool));
+            if (it == dev->command_pools.end()) return VK_ERROR_OUT_OF_HOST_MEMORY;  // invalid usage
+            pool = it->second.get();
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+            auto* cb = new CommandBuffer(next_id(), dev, pool, pAllocateInfo->level);
+            made.push_back(cb);
+            pCommandBuffers[i] = cb->handle();
+        }
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkAllocateCommandBuffers(c, device, pAllocateInfo, pCommandBuffers); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkAllocateCommandBuffers(e, f, device, pAllocateInfo, pCommandBuffers); });
+        std::lock_guard lock(dev->mutex);
+        for (CommandBuffer* cb : made) {
+            pool->buffers.insert(cb);
+            registry().add(cb, VK_OBJECT_TYPE_COMMAND_BUFFER);
+        }
+        return VK_SUCCESS;
+    } catch (...) {
+        for (CommandBuffer* cb : made) delete cb;
+        for (uint32_t i = 0; i < n; ++i) pCommandBuffers[i] = VK_NULL_HANDLE;
+        return conn.on_exception();
+    }
+}
+
+VKAPI_ATTR void VKAPI_CALL icd_vkFreeCommandBuffers(VkDevice device, VkCommandPool commandPool, uint32_t commandBufferCount,
+                                                    const VkCommandBuffer* pCommandBuffers) {
+    Device* dev = Device::from(device);
+    Connection& conn = dev->conn();
+    if (!conn.lost()) {
+        try {
+            conn.submit([&](const WireCaps& c) { return guest::sizeof_vkFreeCommandBuffers(c, device, commandPool, commandBufferCount, pCommandBuffers); },
+                        [&](Encoder& e, uint32_t f) { guest::encode_vkFreeCommandBuffers(e, f, device, commandPool, commandBufferCount, pCommandBuffers); });
+        } catch (...) {
+            conn.on_exception();
+        }
+    }
+    std::lock_guard lock(dev->mutex);
+    auto it = dev->command_pools.find(id_of(commandPool));
+    for (uint32_t i = 0; i < commandBufferCount; ++i) {
+        CommandBuffer* cb = CommandBuffer::from(pCommandBuffers[i]);
+        if (!cb) continue;
+        if (it != dev->command_pools.end()) it->second->buffers.erase(cb);
+        registry().remove(cb);
+        delete cb;
+    }
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkBeginCommandBuffer(VkCommandBuffer commandBuffer, const VkCommandBufferBeginInfo* pBeginInfo) {
+    CommandBuffer* cb = CommandBuffer::from(commandBuffer);
+    if (cb->device()->conn().lost()) return VK_ERROR_DEVICE_LOST;
+    return cb->begin(pBeginInfo);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkEndCommandBuffer(VkCommandBuffer commandBuffer) {
+    CommandBuffer* cb = CommandBuffer::from(commandBuffer);
+    if (cb->device()->conn().lost()) return VK_ERROR_DEVICE_LOST;
+    return cb->end();
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL icd_vkResetCommandBuffer(VkCommandBuffer commandBuffer, VkCommandBufferResetFlags flags) {
+    CommandBuffer* cb = CommandBuffer::from(commandBuffer);
+    Connection& conn = cb->device()->conn();
+    cb->reset_local(flags & VK_COMMAND_BUFFER_RESET_RELEASE_RESOURCES_BIT);
+    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
+    try {
+        conn.submit([&](const WireCaps& c) { return guest::sizeof_vkResetCommandBuffer(c, commandBuffer, flags); },
+                    [&](Encoder& e, uint32_t f) { guest::encode_vkResetCommandBuffer(e, f, commandBuffer, flags); });
+        return VK_SUCCESS;
+    } catch (...) {
+        return conn.on_exception();
+    }
+}
+
+}  // namespace venus::icd
