@@ -3,6 +3,7 @@
 // reported as none: nothing can be shared as an fd or host pointer through this driver.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "icd/generated_support.h"
 #include "icd/log.h"
@@ -29,6 +30,37 @@ void guarded(PhysicalDevice* pd, Fn&& fn) {
     }
 }
 
+// The renderer refuses pNext chains deeper than 64 structures (a guard against hostile
+// guests); vulkaninfo and others chain more. A query with a long chain is split into several,
+// each with a slice of the application's chain (relinked for the call, then restored).
+constexpr size_t kMaxChain = 32;
+
+template <class Root, class Query>
+void query_in_slices(Root* root, Query&& query) {
+    std::vector<VkBaseOutStructure*> chain;
+    for (auto* s = static_cast<VkBaseOutStructure*>(root->pNext); s; s = s->pNext) chain.push_back(s);
+    if (chain.size() <= kMaxChain) {
+        query();
+        return;
+    }
+    void* const head = root->pNext;
+    try {
+        for (size_t i = 0; i < chain.size(); i += kMaxChain) {
+            const size_t end = std::min(chain.size(), i + kMaxChain);
+            root->pNext = chain[i];
+            chain[end - 1]->pNext = nullptr;
+            query();
+            chain[end - 1]->pNext = end < chain.size() ? chain[end] : nullptr;
+        }
+    } catch (...) {
+        for (size_t i = 0; i + 1 < chain.size(); ++i) chain[i]->pNext = chain[i + 1];
+        chain.back()->pNext = nullptr;
+        root->pNext = head;
+        throw;
+    }
+    root->pNext = head;
+}
+
 void clear_external(void* chain) {
     for (auto* s = static_cast<VkBaseOutStructure*>(chain); s; s = s->pNext) {
         if (s->sType == VK_STRUCTURE_TYPE_EXTERNAL_IMAGE_FORMAT_PROPERTIES)
@@ -51,10 +83,12 @@ VKAPI_ATTR void VKAPI_CALL icd_vkGetPhysicalDeviceProperties2(VkPhysicalDevice p
         return;
     }
     guarded(pd, [&](Connection& conn) {
-        conn.call([&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceProperties2(c, physicalDevice, pProperties); },
-                  [&](Encoder& e, uint32_t f) { guest::encode_vkGetPhysicalDeviceProperties2(e, f, physicalDevice, pProperties); },
-                  [&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceProperties2_reply(c, physicalDevice, pProperties); },
-                  [&](Decoder& d) { guest::decode_vkGetPhysicalDeviceProperties2_reply(d, physicalDevice, pProperties); });
+        query_in_slices(pProperties, [&] {
+            conn.call([&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceProperties2(c, physicalDevice, pProperties); },
+                      [&](Encoder& e, uint32_t f) { guest::encode_vkGetPhysicalDeviceProperties2(e, f, physicalDevice, pProperties); },
+                      [&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceProperties2_reply(c, physicalDevice, pProperties); },
+                      [&](Decoder& d) { guest::decode_vkGetPhysicalDeviceProperties2_reply(d, physicalDevice, pProperties); });
+        });
     });
     pProperties->properties.apiVersion = std::min(pProperties->properties.apiVersion, kDriverApiVersion);
 }
@@ -70,10 +104,12 @@ VKAPI_ATTR void VKAPI_CALL icd_vkGetPhysicalDeviceFeatures2(VkPhysicalDevice phy
         return;
     }
     guarded(pd, [&](Connection& conn) {
-        conn.call([&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceFeatures2(c, physicalDevice, pFeatures); },
-                  [&](Encoder& e, uint32_t f) { guest::encode_vkGetPhysicalDeviceFeatures2(e, f, physicalDevice, pFeatures); },
-                  [&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceFeatures2_reply(c, physicalDevice, pFeatures); },
-                  [&](Decoder& d) { guest::decode_vkGetPhysicalDeviceFeatures2_reply(d, physicalDevice, pFeatures); });
+        query_in_slices(pFeatures, [&] {
+            conn.call([&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceFeatures2(c, physicalDevice, pFeatures); },
+                      [&](Encoder& e, uint32_t f) { guest::encode_vkGetPhysicalDeviceFeatures2(e, f, physicalDevice, pFeatures); },
+                      [&](const WireCaps& c) { return guest::sizeof_vkGetPhysicalDeviceFeatures2_reply(c, physicalDevice, pFeatures); },
+                      [&](Decoder& d) { guest::decode_vkGetPhysicalDeviceFeatures2_reply(d, physicalDevice, pFeatures); });
+        });
     });
 }
 
