@@ -137,10 +137,18 @@ class CodecEmitter:
             return f'encode_{name}(e, {x}, {self.union_tag(f)});'
         return f'encode_{name}(e, {x});'
 
+    def enum_allows_negative(self, name: str) -> bool:
+        values = [self.reg.enum_values.get(m) for m in self.reg.enum_members.get(name, [])]
+        return any(v is not None and v < 0 for v in values)
+
     def scalar_read(self, f: Field) -> str:
         w = SCALAR_WRITE[f.scalar]
         t = f.var.type_name
         if f.elem.category == 'enum':
+            # A Vulkan enum can hold 0..0x7fffffff (its MAX_ENUM); any other value read into it
+            # would be undefined behaviour, so the decoder refuses it (VkResult may be negative).
+            if w == 'i32' and not self.enum_allows_negative(f.elem.name):
+                return f'static_cast<{t}>(d.enum32())'
             return f'static_cast<{t}>(d.{w}())'
         if f.scalar in ('u8', 'u16'):
             return f'static_cast<{t}>(d.u32())'

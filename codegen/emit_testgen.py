@@ -58,7 +58,7 @@ class TestGenEmitter:
     def scalar_rand(self, f: Field) -> str:
         t = f.var.type_name
         if f.elem.category == 'enum':
-            return f'static_cast<{t}>(g.i32())'
+            return f'static_cast<{t}>(g.u32() & 0x7fffffffu)'  # what a C++ enum of Vulkan can hold
         return {'u8': f'static_cast<{t}>(g.u32())', 'u16': f'static_cast<{t}>(g.u32())',
                 'u32': 'g.u32()', 'i32': 'g.i32()', 'f32': 'g.f32()', 'u64': 'g.u64()',
                 'i64': 'static_cast<int64_t>(g.u64())', 'f64': 'g.f64()',

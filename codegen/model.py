@@ -120,13 +120,15 @@ class Expr:
             _, head, rest = p
             f = fields[head]
             ref = f'{prefix}{head}'
+            # every operand is widened first: counts come from the other side and must not overflow
             if rest:
                 path = rest.replace('->', '.')
-                out.append(f'({ref} ? {ref}->{rest} : 0)' if f.var.ptr_depth else f'{ref}.{path}')
+                out.append(f'({ref} ? static_cast<uint64_t>({ref}->{rest}) : 0)' if f.var.ptr_depth
+                           else f'static_cast<uint64_t>({ref}.{path})')
             elif f.var.ptr_depth:
-                out.append(f'({ref} ? *{ref} : 0)')
+                out.append(f'({ref} ? static_cast<uint64_t>(*{ref}) : 0)')
             else:
-                out.append(ref)
+                out.append(f'static_cast<uint64_t>({ref})')
         text = ''.join(out).strip()
         return f'static_cast<uint64_t>({text})'
 

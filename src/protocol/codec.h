@@ -228,6 +228,12 @@ public:
         return v;
     }
     uint64_t array_size() { return get<uint64_t>(); }
+    // A Vulkan enum value: 0..INT32_MAX (what the C++ enum can represent).
+    int32_t enum32() {
+        const int32_t v = get<int32_t>();
+        if (v < 0) fail_value("an enum value (0 to 0x7fffffff)", static_cast<uint32_t>(v));
+        return v;
+    }
     bool pointer() {
         const uint64_t v = get<uint64_t>();
         if (v > 1) fail_value("a pointer marker (0 or 1)", v);

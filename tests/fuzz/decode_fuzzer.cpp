@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes as a Venus command stream into the host decoder and
-// dispatch table (what a hostile guest controls). Object ids resolve to objects of any type the
-// decoder asks for, so that the fuzzer reaches deep into every command's arguments.
+// dispatch table (what a hostile guest controls). Every non-zero id names an object whose type
+// is the id's upper 32 bits (as in the seed corpus, written by tests/fuzz/seed_corpus.cpp), so
+// the fuzzer starts deep inside every command's arguments.
 #include <cstddef>
 #include <cstdint>
 
@@ -11,12 +12,12 @@ namespace {
 class AnyObject : public venus::protocol::HandleResolver {
 public:
     const venus::protocol::ObjectRef* find(uint64_t id) override {
-        // a small id space, and the type taken from the id, so both hits and type errors happen
-        if (id == 0 || id > 64) return nullptr;
-        ref_ = {id, id * 4096, static_cast<VkObjectType>(id % 26)};
+        // some ids are unknown; types beyond INT32_MAX cannot be held by VkObjectType
+        if (id == 0 || (id & 0xff) == 0xff || (id >> 32) > 0x7fffffffu) return nullptr;
+        ref_ = {id, id, static_cast<VkObjectType>(id >> 32)};
         return &ref_;
     }
-    uint64_t id_of(VkObjectType, uint64_t handle) override { return handle / 4096; }
+    uint64_t id_of(VkObjectType, uint64_t handle) override { return handle; }
 
 private:
     venus::protocol::ObjectRef ref_;

@@ -192,7 +192,7 @@ TEST_F(RawWorkload, DisconnectFreesEverything) {
         for (int i = 0; i < 10; ++i) d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
         g.sync();
     }  // gone without destroying anything
-    for (int i = 0; i < 200 && server_->log().find("destroyed") == std::string::npos; ++i)
+    for (int i = 0; i < 500 && server_->log().find("(leaky): destroyed") == std::string::npos; ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     const std::string log = server_->log();
     EXPECT_NE(log.find("freed 20 objects the guest left"), std::string::npos) << log;
