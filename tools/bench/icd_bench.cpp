@@ -1,0 +1,363 @@
+// The guest driver (libvulkan_venus_cpp.so through a venus-server child) against the native
+// driver, in the same run, through the Vulkan loader for both:
+//   BM_SubmitFence     empty vkQueueSubmit + vkWaitForFences + vkResetFences round trip
+//   BM_RecordLineWidth N x vkCmdSetLineWidth recorded, ended, submitted and waited for
+//   BM_RecordDraw      N x vkCmdDraw (one point, 1x1 target) likewise
+//   BM_AllocMap        vkAllocateMemory + vkMapMemory (+ one write, unmap, free) of 64 KiB
+// Each runs as /native and /venus. The native driver is VENUS_BENCH_NATIVE_ICD (default:
+// lavapipe's manifest); the server is this build's venus-server unless VENUS_BENCH_SOCKET names a
+// running one.
+#include <benchmark/benchmark.h>
+#include <vulkan/vulkan.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "server_process.h"
+
+namespace venus::bench {
+namespace {
+
+// A vertex shader putting one point at the origin and a fragment shader writing white.
+const uint32_t kVert[] = {
+    0x07230203, 0x00010000, 0x0008000b, 0x00000018, 0x00000000, 0x00020011, 0x00000001, 0x0006000b, 0x00000001,
+    0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001, 0x0006000f, 0x00000000,
+    0x00000004, 0x6e69616d, 0x00000000, 0x0000000d, 0x00030003, 0x00000002, 0x000001c2, 0x00040005, 0x00000004,
+    0x6e69616d, 0x00000000, 0x00060005, 0x0000000b, 0x505f6c67, 0x65567265, 0x78657472, 0x00000000, 0x00060006,
+    0x0000000b, 0x00000000, 0x505f6c67, 0x7469736f, 0x006e6f69, 0x00070006, 0x0000000b, 0x00000001, 0x505f6c67,
+    0x746e696f, 0x657a6953, 0x00000000, 0x00070006, 0x0000000b, 0x00000002, 0x435f6c67, 0x4470696c, 0x61747369,
+    0x0065636e, 0x00070006, 0x0000000b, 0x00000003, 0x435f6c67, 0x446c6c75, 0x61747369, 0x0065636e, 0x00030005,
+    0x0000000d, 0x00000000, 0x00050048, 0x0000000b, 0x00000000, 0x0000000b, 0x00000000, 0x00050048, 0x0000000b,
+    0x00000001, 0x0000000b, 0x00000001, 0x00050048, 0x0000000b, 0x00000002, 0x0000000b, 0x00000003, 0x00050048,
+    0x0000000b, 0x00000003, 0x0000000b, 0x00000004, 0x00030047, 0x0000000b, 0x00000002, 0x00020013, 0x00000002,
+    0x00030021, 0x00000003, 0x00000002, 0x00030016, 0x00000006, 0x00000020, 0x00040017, 0x00000007, 0x00000006,
+    0x00000004, 0x00040015, 0x00000008, 0x00000020, 0x00000000, 0x0004002b, 0x00000008, 0x00000009, 0x00000001,
+    0x0004001c, 0x0000000a, 0x00000006, 0x00000009, 0x0006001e, 0x0000000b, 0x00000007, 0x00000006, 0x0000000a,
+    0x0000000a, 0x00040020, 0x0000000c, 0x00000003, 0x0000000b, 0x0004003b, 0x0000000c, 0x0000000d, 0x00000003,
+    0x00040015, 0x0000000e, 0x00000020, 0x00000001, 0x0004002b, 0x0000000e, 0x0000000f, 0x00000000, 0x0004002b,
+    0x00000006, 0x00000010, 0x00000000, 0x0004002b, 0x00000006, 0x00000011, 0x3f800000, 0x0007002c, 0x00000007,
+    0x00000012, 0x00000010, 0x00000010, 0x00000010, 0x00000011, 0x00040020, 0x00000013, 0x00000003, 0x00000007,
+    0x0004002b, 0x0000000e, 0x00000015, 0x00000001, 0x00040020, 0x00000016, 0x00000003, 0x00000006, 0x00050036,
+    0x00000002, 0x00000004, 0x00000000, 0x00000003, 0x000200f8, 0x00000005, 0x00050041, 0x00000013, 0x00000014,
+    0x0000000d, 0x0000000f, 0x0003003e, 0x00000014, 0x00000012, 0x00050041, 0x00000016, 0x00000017, 0x0000000d,
+    0x00000015, 0x0003003e, 0x00000017, 0x00000011, 0x000100fd, 0x00010038};
+const uint32_t kFrag[] = {
+    0x07230203, 0x00010000, 0x0008000b, 0x0000000c, 0x00000000, 0x00020011, 0x00000001, 0x0006000b, 0x00000001,
+    0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001, 0x0006000f, 0x00000004,
+    0x00000004, 0x6e69616d, 0x00000000, 0x00000009, 0x00030010, 0x00000004, 0x00000007, 0x00030003, 0x00000002,
+    0x000001c2, 0x00040005, 0x00000004, 0x6e69616d, 0x00000000, 0x00040005, 0x00000009, 0x6f6c6f63, 0x00000072,
+    0x00040047, 0x00000009, 0x0000001e, 0x00000000, 0x00020013, 0x00000002, 0x00030021, 0x00000003, 0x00000002,
+    0x00030016, 0x00000006, 0x00000020, 0x00040017, 0x00000007, 0x00000006, 0x00000004, 0x00040020, 0x00000008,
+    0x00000003, 0x00000007, 0x0004003b, 0x00000008, 0x00000009, 0x00000003, 0x0004002b, 0x00000006, 0x0000000a,
+    0x3f800000, 0x0007002c, 0x00000007, 0x0000000b, 0x0000000a, 0x0000000a, 0x0000000a, 0x0000000a, 0x00050036,
+    0x00000002, 0x00000004, 0x00000000, 0x00000003, 0x000200f8, 0x00000005, 0x0003003e, 0x00000009, 0x0000000b,
+    0x000100fd, 0x00010038};
+
+void check(VkResult r, const char* what) {
+    if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(r));
+}
+
+// One instance, device and queue on one driver, plus what the benchmarks record into.
+struct Driver {
+    VkInstance instance = VK_NULL_HANDLE;
+    VkPhysicalDevice pd = VK_NULL_HANDLE;
+    VkDevice device = VK_NULL_HANDLE;
+    VkQueue queue = VK_NULL_HANDLE;
+    uint32_t host_visible_type = 0;
+    VkCommandPool pool = VK_NULL_HANDLE;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE;
+    // a 1x1 render target and a point pipeline for draws
+    VkImage image = VK_NULL_HANDLE;
+    VkDeviceMemory image_memory = VK_NULL_HANDLE;
+    VkImageView view = VK_NULL_HANDLE;
+    VkRenderPass render_pass = VK_NULL_HANDLE;
+    VkFramebuffer framebuffer = VK_NULL_HANDLE;
+    VkPipelineLayout layout = VK_NULL_HANDLE;
+    VkPipeline pipeline = VK_NULL_HANDLE;
+
+    explicit Driver(const char* manifest, const char* socket) {
+        // the loader reads these at every vkCreateInstance
+        setenv("VK_DRIVER_FILES", manifest, 1);
+        if (socket) setenv("VTEST_SOCKET_NAME", socket, 1);
+        VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+        app.pApplicationName = "venus-bench";
+        app.apiVersion = VK_API_VERSION_1_2;
+        VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+        ii.pApplicationInfo = &app;
+        check(vkCreateInstance(&ii, nullptr, &instance), "vkCreateInstance");
+        uint32_t n = 1;
+        VkResult r = vkEnumeratePhysicalDevices(instance, &n, &pd);
+        if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || n == 0) throw std::runtime_error("no physical device");
+        const float prio = 1.0f;
+        VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+        qi.queueFamilyIndex = 0;
+        qi.queueCount = 1;
+        qi.pQueuePriorities = &prio;
+        VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        di.queueCreateInfoCount = 1;
+        di.pQueueCreateInfos = &qi;
+        check(vkCreateDevice(pd, &di, nullptr, &device), "vkCreateDevice");
+        vkGetDeviceQueue(device, 0, 0, &queue);
+        VkPhysicalDeviceMemoryProperties mp;
+        vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+        const VkMemoryPropertyFlags want = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+        host_visible_type = UINT32_MAX;
+        for (uint32_t i = 0; i < mp.memoryTypeCount && host_visible_type == UINT32_MAX; ++i)
+            if ((mp.memoryTypes[i].propertyFlags & want) == want) host_visible_type = i;
+        if (host_visible_type == UINT32_MAX) throw std::runtime_error("no host-visible coherent memory");
+
+        VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+        check(vkCreateCommandPool(device, &pi, nullptr, &pool), "vkCreateCommandPool");
+        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ai.commandPool = pool;
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ai.commandBufferCount = 1;
+        check(vkAllocateCommandBuffers(device, &ai, &cmd), "vkAllocateCommandBuffers");
+        VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        check(vkCreateFence(device, &fi, nullptr, &fence), "vkCreateFence");
+        make_pipeline();
+    }
+
+    void make_pipeline() {
+        VkImageCreateInfo ici{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+        ici.imageType = VK_IMAGE_TYPE_2D;
+        ici.format = VK_FORMAT_R8G8B8A8_UNORM;
+        ici.extent = {1, 1, 1};
+        ici.mipLevels = 1;
+        ici.arrayLayers = 1;
+        ici.samples = VK_SAMPLE_COUNT_1_BIT;
+        ici.tiling = VK_IMAGE_TILING_OPTIMAL;
+        ici.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
+        check(vkCreateImage(device, &ici, nullptr, &image), "vkCreateImage");
+        VkMemoryRequirements req;
+        vkGetImageMemoryRequirements(device, image, &req);
+        VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, req.size, 0};
+        VkPhysicalDeviceMemoryProperties mp;
+        vkGetPhysicalDeviceMemoryProperties(pd, &mp);
+        for (uint32_t i = 0; i < mp.memoryTypeCount; ++i)
+            if (req.memoryTypeBits & (1u << i)) {
+                mai.memoryTypeIndex = i;
+                break;
+            }
+        check(vkAllocateMemory(device, &mai, nullptr, &image_memory), "vkAllocateMemory");
+        check(vkBindImageMemory(device, image, image_memory, 0), "vkBindImageMemory");
+        VkImageViewCreateInfo vi{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+        vi.image = image;
+        vi.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        vi.format = ici.format;
+        vi.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        check(vkCreateImageView(device, &vi, nullptr, &view), "vkCreateImageView");
+        VkAttachmentDescription att{};
+        att.format = ici.format;
+        att.samples = VK_SAMPLE_COUNT_1_BIT;
+        att.loadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
+        att.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
+        att.stencilLoadOp = VK_ATTACHMENT_LOAD_OP_DONT_CARE;
+        att.stencilStoreOp = VK_ATTACHMENT_STORE_OP_DONT_CARE;
+        att.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+        att.finalLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
+        VkAttachmentReference ref{0, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL};
+        VkSubpassDescription sub{};
+        sub.pipelineBindPoint = VK_PIPELINE_BIND_POINT_GRAPHICS;
+        sub.colorAttachmentCount = 1;
+        sub.pColorAttachments = &ref;
+        VkRenderPassCreateInfo rpi{VK_STRUCTURE_TYPE_RENDER_PASS_CREATE_INFO};
+        rpi.attachmentCount = 1;
+        rpi.pAttachments = &att;
+        rpi.subpassCount = 1;
+        rpi.pSubpasses = &sub;
+        check(vkCreateRenderPass(device, &rpi, nullptr, &render_pass), "vkCreateRenderPass");
+        VkFramebufferCreateInfo fbi{VK_STRUCTURE_TYPE_FRAMEBUFFER_CREATE_INFO};
+        fbi.renderPass = render_pass;
+        fbi.attachmentCount = 1;
+        fbi.pAttachments = &view;
+        fbi.width = fbi.height = fbi.layers = 1;
+        check(vkCreateFramebuffer(device, &fbi, nullptr, &framebuffer), "vkCreateFramebuffer");
+        VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+        check(vkCreatePipelineLayout(device, &pli, nullptr, &layout), "vkCreatePipelineLayout");
+        VkShaderModule vs, fs;
+        VkShaderModuleCreateInfo smi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+        smi.codeSize = sizeof(kVert);
+        smi.pCode = kVert;
+        check(vkCreateShaderModule(device, &smi, nullptr, &vs), "vkCreateShaderModule");
+        smi.codeSize = sizeof(kFrag);
+        smi.pCode = kFrag;
+        check(vkCreateShaderModule(device, &smi, nullptr, &fs), "vkCreateShaderModule");
+        VkPipelineShaderStageCreateInfo stages[2] = {
+            {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_VERTEX_BIT, vs, "main"},
+            {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_FRAGMENT_BIT, fs, "main"}};
+        VkPipelineVertexInputStateCreateInfo vin{VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO};
+        VkPipelineInputAssemblyStateCreateInfo ia{VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO};
+        ia.topology = VK_PRIMITIVE_TOPOLOGY_POINT_LIST;
+        VkViewport viewport{0, 0, 1, 1, 0, 1};
+        VkRect2D scissor{{0, 0}, {1, 1}};
+        VkPipelineViewportStateCreateInfo vp{VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO};
+        vp.viewportCount = 1;
+        vp.pViewports = &viewport;
+        vp.scissorCount = 1;
+        vp.pScissors = &scissor;
+        VkPipelineRasterizationStateCreateInfo rs{VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO};
+        rs.polygonMode = VK_POLYGON_MODE_FILL;
+        rs.cullMode = VK_CULL_MODE_NONE;
+        rs.lineWidth = 1.0f;
+        VkPipelineMultisampleStateCreateInfo ms{VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO};
+        ms.rasterizationSamples = VK_SAMPLE_COUNT_1_BIT;
+        VkPipelineColorBlendAttachmentState cba{};
+        cba.colorWriteMask = 0xf;
+        VkPipelineColorBlendStateCreateInfo cb{VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO};
+        cb.attachmentCount = 1;
+        cb.pAttachments = &cba;
+        const VkDynamicState dyn = VK_DYNAMIC_STATE_LINE_WIDTH;
+        VkPipelineDynamicStateCreateInfo ds{VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO};
+        ds.dynamicStateCount = 1;
+        ds.pDynamicStates = &dyn;
+        VkGraphicsPipelineCreateInfo gpi{VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO};
+        gpi.stageCount = 2;
+        gpi.pStages = stages;
+        gpi.pVertexInputState = &vin;
+        gpi.pInputAssemblyState = &ia;
+        gpi.pViewportState = &vp;
+        gpi.pRasterizationState = &rs;
+        gpi.pMultisampleState = &ms;
+        gpi.pColorBlendState = &cb;
+        gpi.pDynamicState = &ds;
+        gpi.layout = layout;
+        gpi.renderPass = render_pass;
+        check(vkCreateGraphicsPipelines(device, VK_NULL_HANDLE, 1, &gpi, nullptr, &pipeline), "vkCreateGraphicsPipelines");
+        vkDestroyShaderModule(device, vs, nullptr);
+        vkDestroyShaderModule(device, fs, nullptr);
+    }
+
+    void submit_and_wait(VkCommandBuffer cb) {
+        VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+        si.commandBufferCount = cb ? 1 : 0;
+        si.pCommandBuffers = &cb;
+        check(vkQueueSubmit(queue, 1, &si, fence), "vkQueueSubmit");
+        check(vkWaitForFences(device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+        check(vkResetFences(device, 1, &fence), "vkResetFences");
+    }
+
+    ~Driver() {
+        vkDeviceWaitIdle(device);
+        vkDestroyPipeline(device, pipeline, nullptr);
+        vkDestroyPipelineLayout(device, layout, nullptr);
+        vkDestroyFramebuffer(device, framebuffer, nullptr);
+        vkDestroyRenderPass(device, render_pass, nullptr);
+        vkDestroyImageView(device, view, nullptr);
+        vkDestroyImage(device, image, nullptr);
+        vkFreeMemory(device, image_memory, nullptr);
+        vkDestroyFence(device, fence, nullptr);
+        vkDestroyCommandPool(device, pool, nullptr);
+        vkDestroyDevice(device, nullptr);
+        vkDestroyInstance(instance, nullptr);
+    }
+};
+
+struct Drivers {
+    std::unique_ptr<test::ServerProcess> server;
+    std::unique_ptr<Driver> native, venus;
+};
+
+Drivers& drivers() {
+    static Drivers d;
+    return d;
+}
+
+Driver& get(bool venus) {
+    Drivers& d = drivers();
+    if (!venus) {
+        if (!d.native) {
+            const char* icd = std::getenv("VENUS_BENCH_NATIVE_ICD");
+            d.native = std::make_unique<Driver>(icd ? icd : "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json", nullptr);
+        }
+        return *d.native;
+    }
+    if (!d.venus) {
+        std::string socket;
+        if (const char* s = std::getenv("VENUS_BENCH_SOCKET")) {
+            socket = s;
+        } else {
+            d.server = std::make_unique<test::ServerProcess>();
+            socket = d.server->socket_path();
+        }
+        d.venus = std::make_unique<Driver>(VENUS_ICD_MANIFEST, socket.c_str());
+    }
+    return *d.venus;
+}
+
+// Google Benchmark destroys nothing at exit; tear the drivers down before the server goes.
+struct Teardown {
+    ~Teardown() {
+        drivers().venus.reset();
+        drivers().native.reset();
+        drivers().server.reset();
+    }
+} g_teardown;
+
+template <bool Venus>
+void BM_SubmitFence(benchmark::State& state) {
+    Driver& d = get(Venus);
+    for (auto _ : state) d.submit_and_wait(VK_NULL_HANDLE);
+    state.counters["us_per_roundtrip"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
+                           benchmark::Counter::kIs1000);
+}
+
+template <bool Venus, bool Draw>
+void BM_Record(benchmark::State& state) {
+    Driver& d = get(Venus);
+    const int64_t n = state.range(0);
+    const VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                      VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, nullptr};
+    for (auto _ : state) {
+        check(vkBeginCommandBuffer(d.cmd, &bi), "vkBeginCommandBuffer");
+        if (Draw) {
+            VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+            rp.renderPass = d.render_pass;
+            rp.framebuffer = d.framebuffer;
+            rp.renderArea = {{0, 0}, {1, 1}};
+            vkCmdBeginRenderPass(d.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
+            vkCmdBindPipeline(d.cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, d.pipeline);
+            for (int64_t i = 0; i < n; ++i) vkCmdDraw(d.cmd, 1, 1, 0, 0);
+            vkCmdEndRenderPass(d.cmd);
+        } else {
+            for (int64_t i = 0; i < n; ++i) vkCmdSetLineWidth(d.cmd, 1.0f);
+        }
+        check(vkEndCommandBuffer(d.cmd), "vkEndCommandBuffer");
+        d.submit_and_wait(d.cmd);
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+
+template <bool Venus>
+void BM_AllocMap(benchmark::State& state) {
+    Driver& d = get(Venus);
+    for (auto _ : state) {
+        VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, 64 << 10, d.host_visible_type};
+        VkDeviceMemory mem;
+        check(vkAllocateMemory(d.device, &ai, nullptr, &mem), "vkAllocateMemory");
+        void* p = nullptr;
+        check(vkMapMemory(d.device, mem, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
+        static_cast<volatile uint8_t*>(p)[0] = 1;
+        vkUnmapMemory(d.device, mem);
+        vkFreeMemory(d.device, mem, nullptr);
+    }
+}
+
+BENCHMARK(BM_SubmitFence<false>)->Name("BM_SubmitFence/native")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SubmitFence<true>)->Name("BM_SubmitFence/venus")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Record<false, false>)->Name("BM_RecordLineWidth/native")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Record<true, false>)->Name("BM_RecordLineWidth/venus")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Record<false, true>)->Name("BM_RecordDraw/native")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Record<true, true>)->Name("BM_RecordDraw/venus")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AllocMap<false>)->Name("BM_AllocMap/native")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AllocMap<true>)->Name("BM_AllocMap/venus")->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace venus::bench
