@@ -90,6 +90,9 @@ public:
     }
     uint32_t count() const { return static_cast<uint32_t>(writes_.size()); }
     const VkWriteDescriptorSet* data() const { return writes_.data(); }
+    void clear_sets() {
+        for (auto& w : writes_) w.dstSet = VK_NULL_HANDLE;
+    }
 
 private:
     std::vector<VkWriteDescriptorSet> writes_;
@@ -143,6 +146,7 @@ void push_descriptors(CommandBuffer* cb, VkPipelineBindPoint bind_point, VkPipel
     VkCommandBuffer h = cb->handle();
     try {
         CleanWrites clean(count, writes, [&](const VkWriteDescriptorSet&) { return set_layout; });
+        clean.clear_sets();  // dstSet is ignored for push descriptors
         const uint32_t n = clean.count();
         const VkWriteDescriptorSet* w = clean.data();
         cb->record([&](const WireCaps& c) { return guest::sizeof_vkCmdPushDescriptorSetKHR(c, h, bind_point, layout, set, n, w); },

@@ -3,7 +3,7 @@
 // Before encoding, members that Vulkan ignores in the given state are cleared: they may be
 // garbage (pTessellationState without tessellation shaders, the fragment-side states under
 // static rasterizer discard, viewports and scissors that are dynamic, basePipelineHandle
-// without VK_PIPELINE_CREATE_DERIVATIVE_BIT). Creation feedback is reported as not available.
+// without VK_PIPELINE_CREATE_DERIVATIVE_BIT, vertex input that is dynamic). Creation feedback is reported as not available.
 #include <algorithm>
 #include <vector>
 
@@ -48,6 +48,7 @@ public:
                 tess |= (c.pStages[s].stage & (VK_SHADER_STAGE_TESSELLATION_CONTROL_BIT |
                                                VK_SHADER_STAGE_TESSELLATION_EVALUATION_BIT)) != 0;
             if (!tess) c.pTessellationState = nullptr;
+            if (has_dynamic(c.pDynamicState, VK_DYNAMIC_STATE_VERTEX_INPUT_EXT)) c.pVertexInputState = nullptr;
             const bool discard = c.pRasterizationState && c.pRasterizationState->rasterizerDiscardEnable &&
                                  !has_dynamic(c.pDynamicState, VK_DYNAMIC_STATE_RASTERIZER_DISCARD_ENABLE);
             if (discard) {

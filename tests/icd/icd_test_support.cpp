@@ -124,7 +124,7 @@ void require(VkResult r, const char* what) {
 }
 }  // namespace
 
-Vk::Vk(const DriverEnv& env, uint32_t api_version) {
+Vk::Vk(const DriverEnv& env, uint32_t api_version, const std::vector<const char*>& device_extensions) {
     for (const auto& [k, v] : env.vars()) setenv(k.c_str(), v.c_str(), 1);
     if (env.socket.empty()) unsetenv("VTEST_SOCKET_NAME");
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
@@ -153,6 +153,8 @@ Vk::Vk(const DriverEnv& env, uint32_t api_version) {
     VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &f13};
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
+    di.enabledExtensionCount = static_cast<uint32_t>(device_extensions.size());
+    di.ppEnabledExtensionNames = device_extensions.data();
     require(vkCreateDevice(pd, &di, nullptr, &device), "vkCreateDevice");
     vkGetDeviceQueue(device, family, 0, &queue);
     VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <vulkan/vulkan.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,7 +66,8 @@ long rss_kib(pid_t pid);
 // VK_DRIVER_FILES at every vkCreateInstance).
 class Vk {
 public:
-    explicit Vk(const DriverEnv& env, uint32_t api_version = VK_API_VERSION_1_3);
+    explicit Vk(const DriverEnv& env, uint32_t api_version = VK_API_VERSION_1_3,
+                const std::vector<const char*>& device_extensions = {});
     ~Vk();
     Vk(const Vk&) = delete;
     Vk& operator=(const Vk&) = delete;
