@@ -63,7 +63,7 @@ std::unique_ptr<Connection> Connection::create(const std::string& socket_path, c
 
     transport::GuestRing::Options opts;
     opts.buffer_size = kRingSize;
-    opts.idle_timeout_ns = 2'000'000;
+    opts.idle_timeout_ns = 1'000'000;  // as Mesa: past it the renderer sleeps until notified
     try {
         c->ring_ = std::make_unique<Ring>(*c->client_, c->caps_, next_id(), opts);
     } catch (const std::exception& e) {

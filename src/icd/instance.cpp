@@ -306,6 +306,7 @@ VkResult enumerate_locked(Instance& inst) {
         for (auto& pd : pds) registry().remove(pd.get());
         throw;
     }
+    if (pds.empty()) log::warn("the renderer offers no physical device (it drops devices below Vulkan 1.1)");
     inst.physical_devices = std::move(pds);
     inst.enumerated = true;
     return VK_SUCCESS;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "icd_test_support.h"
 // after <cstdint>: the generated header uses uint32_t
@@ -280,6 +282,84 @@ TEST(Features, TemplatesPushDescriptorsSecondariesEventsQueriesBigStreams) {
     EXPECT_EQ(native[1], "allocate set: 0");
     // (lavapipe does not run out of a descriptor pool: native[2] is whatever the host says)
     for (const auto& line : venus) std::cout << "  " << line << "\n";
+    EXPECT_EQ(server.log().find("fatal"), std::string::npos) << server.log();
+}
+
+}  // namespace
+}  // namespace venus::icd_test
+
+namespace venus::icd_test {
+namespace {
+
+// Four threads at once, each creating, mapping, recording, submitting (the queue under a mutex,
+// as Vulkan requires) and waiting on its own fence: the driver's shared state (ring, pools,
+// registry, reply buffers, wait rings) under contention.
+std::vector<std::string> threaded(const DriverEnv& env) {
+    Vk vk(env);
+    std::mutex queue_mutex;
+    std::vector<std::string> results(4);
+    auto worker = [&](int t) {
+        VkDevice d = vk.device;
+        VkCommandPoolCreateInfo cpi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+        cpi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+        VkCommandPool pool;
+        vkCreateCommandPool(d, &cpi, nullptr, &pool);
+        VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
+                                       VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
+        VkCommandBuffer cb;
+        vkAllocateCommandBuffers(d, &ai, &cb);
+        VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+        VkFence fence;
+        vkCreateFence(d, &fi, nullptr, &fence);
+        uint64_t sum = 0;
+        int ok = 0;
+        for (int i = 0; i < 100; ++i) {
+            Buffer a = make_buffer(vk, 4096, VK_BUFFER_USAGE_TRANSFER_SRC_BIT);
+            Buffer b = make_buffer(vk, 4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+            for (uint32_t k = 0; k < 1024; ++k) static_cast<uint32_t*>(a.map)[k] = k * 31u + static_cast<uint32_t>(t * 1000 + i);
+            VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+            vkBeginCommandBuffer(cb, &bi);
+            VkBufferCopy region{0, 0, 4096};
+            vkCmdCopyBuffer(cb, a.buffer, b.buffer, 1, &region);
+            vkEndCommandBuffer(cb);
+            VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+            si.commandBufferCount = 1;
+            si.pCommandBuffers = &cb;
+            VkResult r;
+            {
+                std::lock_guard lock(queue_mutex);
+                r = vkQueueSubmit(vk.queue, 1, &si, fence);
+            }
+            if (r == VK_SUCCESS) r = vkWaitForFences(d, 1, &fence, VK_TRUE, UINT64_MAX);
+            vkResetFences(d, 1, &fence);
+            if (r == VK_SUCCESS) ++ok;
+            sum += fnv(b.map, 4096);
+            destroy(vk, a);
+            destroy(vk, b);
+        }
+        vkDestroyFence(d, fence, nullptr);
+        vkDestroyCommandPool(d, pool, nullptr);
+        results[t] = "thread " + std::to_string(t) + ": " + std::to_string(ok) + " ok, sum " + std::to_string(sum);
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            try {
+                worker(t);
+            } catch (const std::exception& e) {
+                results[t] = "thread " + std::to_string(t) + ": " + e.what();
+            }
+        });
+    for (auto& th : threads) th.join();
+    return results;
+}
+
+TEST(Features, FourThreadsAtOnce) {
+    Server server;
+    const auto native = threaded(native_env());
+    const auto venus = threaded(venus_env(server));
+    EXPECT_EQ(venus, native);
+    EXPECT_EQ(native[0].find("100 ok"), 10u) << native[0];
     EXPECT_EQ(server.log().find("fatal"), std::string::npos) << server.log();
 }
 

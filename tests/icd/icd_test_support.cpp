@@ -48,6 +48,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::map<s
         dup2(out_pipe[1], 1);
         dup2(err_pipe[1], 2);
         for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+#ifdef VENUS_ASAN_PRELOAD
+        // a program without sanitizers (vulkaninfo) loading the sanitized driver
+        setenv("LD_PRELOAD", VENUS_ASAN_PRELOAD, 1);
+#endif
         if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));

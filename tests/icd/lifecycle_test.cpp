@@ -445,10 +445,11 @@ TEST(Lifecycle, DevicesAndInstancesComeAndGo) {
     Server server({"--no-fork", "-v"});
     const DriverEnv env = venus_env(server);
     long before = 0;
-    for (int i = 0; i < 200; ++i) {
+    // an instance is a connection (a context on the server) with its device, queue and pool
+    for (int i = 0; i < kCycles; ++i) {
         {
             Vk vk(env);
-            if (i == 20) before = rss_kib(server.pid());
+            if (i == 50) before = rss_kib(server.pid());
         }
     }
     const long after = rss_kib(server.pid());

@@ -1,6 +1,7 @@
 // The guest driver (libvulkan_venus_cpp.so through a venus-server child) against the native
 // driver, in the same run, through the Vulkan loader for both:
 //   BM_SubmitFence     empty vkQueueSubmit + vkWaitForFences + vkResetFences round trip
+//   BM_SubmitCmdFence  the same with one empty command buffer in the submission
 //   BM_RecordLineWidth N x vkCmdSetLineWidth recorded, ended, submitted and waited for
 //   BM_RecordDraw      N x vkCmdDraw (one point, 1x1 target) likewise
 //   BM_AllocMap        vkAllocateMemory + vkMapMemory (+ one write, unmap, free) of 64 KiB
@@ -262,6 +263,12 @@ struct Driver {
 struct Drivers {
     std::unique_ptr<test::ServerProcess> server;
     std::unique_ptr<Driver> native, venus;
+    // the drivers go before the server they talk to
+    ~Drivers() {
+        venus.reset();
+        native.reset();
+        server.reset();
+    }
 };
 
 Drivers& drivers() {
@@ -291,19 +298,23 @@ Driver& get(bool venus) {
     return *d.venus;
 }
 
-// Google Benchmark destroys nothing at exit; tear the drivers down before the server goes.
-struct Teardown {
-    ~Teardown() {
-        drivers().venus.reset();
-        drivers().native.reset();
-        drivers().server.reset();
-    }
-} g_teardown;
-
 template <bool Venus>
 void BM_SubmitFence(benchmark::State& state) {
     Driver& d = get(Venus);
     for (auto _ : state) d.submit_and_wait(VK_NULL_HANDLE);
+    state.counters["us_per_roundtrip"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
+                           benchmark::Counter::kIs1000);
+}
+
+// The same with one (empty) command buffer in the submission.
+template <bool Venus>
+void BM_SubmitCmdFence(benchmark::State& state) {
+    Driver& d = get(Venus);
+    const VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    check(vkBeginCommandBuffer(d.cmd, &bi), "vkBeginCommandBuffer");
+    check(vkEndCommandBuffer(d.cmd), "vkEndCommandBuffer");
+    for (auto _ : state) d.submit_and_wait(d.cmd);
     state.counters["us_per_roundtrip"] =
         benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate | benchmark::Counter::kInvert,
                            benchmark::Counter::kIs1000);
@@ -352,6 +363,8 @@ void BM_AllocMap(benchmark::State& state) {
 
 BENCHMARK(BM_SubmitFence<false>)->Name("BM_SubmitFence/native")->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SubmitFence<true>)->Name("BM_SubmitFence/venus")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SubmitCmdFence<false>)->Name("BM_SubmitCmdFence/native")->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SubmitCmdFence<true>)->Name("BM_SubmitCmdFence/venus")->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Record<false, false>)->Name("BM_RecordLineWidth/native")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Record<true, false>)->Name("BM_RecordLineWidth/venus")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Record<false, true>)->Name("BM_RecordDraw/native")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
