@@ -296,7 +296,7 @@ public:
     [[noreturn]] void fail_stype(int32_t stype, const char* what) const;
 
     // Guards recursion through pNext chains: a hostile chain cannot exhaust the stack.
-    static constexpr int kMaxChainDepth = 64;
+    static constexpr int kMaxChainDepth = 256;  // every feature struct of vk.xml chained is about 100
     int chain_depth = 0;
 
 private:
@@ -324,7 +324,7 @@ private:
 class ChainDepthGuard {
 public:
     explicit ChainDepthGuard(Decoder& d) : d_(d) {
-        if (++d_.chain_depth > Decoder::kMaxChainDepth) d_.fail("pNext chain is deeper than 64 structures");
+        if (++d_.chain_depth > Decoder::kMaxChainDepth) d_.fail("pNext chain is deeper than 256 structures");
     }
     ~ChainDepthGuard() { --d_.chain_depth; }
     ChainDepthGuard(const ChainDepthGuard&) = delete;
