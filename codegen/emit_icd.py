@@ -45,7 +45,7 @@ MANUAL = {
     'vkCreatePipelineLayout', 'vkDestroyPipelineLayout',
     'vkUpdateDescriptorSets', 'vkCmdPushDescriptorSetKHR',
     'vkCreateDescriptorUpdateTemplate', 'vkDestroyDescriptorUpdateTemplate',
-    'vkCreateGraphicsPipelines', 'vkCreateComputePipelines',
+    'vkCreateGraphicsPipelines', 'vkCreateComputePipelines', 'vkCmdBeginRendering',
     'vkCreatePrivateDataSlot', 'vkDestroyPrivateDataSlot', 'vkSetPrivateData', 'vkGetPrivateData',
 }
 

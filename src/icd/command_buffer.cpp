@@ -2,6 +2,7 @@
 #include "icd/command_buffer.h"
 
 #include <cstring>
+#include <vector>
 
 #include "icd/generated_support.h"
 #include "icd/log.h"
@@ -267,6 +268,49 @@ VKAPI_ATTR VkResult VKAPI_CALL icd_vkResetCommandBuffer(VkCommandBuffer commandB
     } catch (...) {
         return conn.on_exception();
     }
+}
+
+}  // namespace venus::icd
+
+namespace venus::icd {
+
+// Vulkan ignores resolveImageView/resolveImageLayout when resolveMode is NONE: never send them.
+VKAPI_ATTR void VKAPI_CALL icd_vkCmdBeginRendering(VkCommandBuffer commandBuffer, const VkRenderingInfo* pRenderingInfo) {
+    CommandBuffer* cb = CommandBuffer::from(commandBuffer);
+    VkRenderingInfo info = *pRenderingInfo;
+    VkRenderingAttachmentInfo local[8];
+    std::vector<VkRenderingAttachmentInfo> heap;
+    VkRenderingAttachmentInfo* colors = local;
+    if (info.colorAttachmentCount > 8) {
+        heap.resize(info.colorAttachmentCount);
+        colors = heap.data();
+    }
+    auto clean = [](VkRenderingAttachmentInfo& a) {
+        if (a.resolveMode == VK_RESOLVE_MODE_NONE) {
+            a.resolveImageView = VK_NULL_HANDLE;
+            a.resolveImageLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+        }
+    };
+    if (info.pColorAttachments) {
+        for (uint32_t i = 0; i < info.colorAttachmentCount; ++i) {
+            colors[i] = info.pColorAttachments[i];
+            clean(colors[i]);
+        }
+        info.pColorAttachments = colors;
+    }
+    VkRenderingAttachmentInfo depth, stencil;
+    if (info.pDepthAttachment) {
+        depth = *info.pDepthAttachment;
+        clean(depth);
+        info.pDepthAttachment = &depth;
+    }
+    if (info.pStencilAttachment) {
+        stencil = *info.pStencilAttachment;
+        clean(stencil);
+        info.pStencilAttachment = &stencil;
+    }
+    cb->record([&](const WireCaps& c) { return guest::sizeof_vkCmdBeginRendering(c, commandBuffer, &info); },
+               [&](Encoder& e) { guest::encode_vkCmdBeginRendering(e, 0, commandBuffer, &info); });
 }
 
 }  // namespace venus::icd

@@ -253,6 +253,72 @@ std::vector<std::string> workload(const DriverEnv& env) {
     vkUpdateDescriptorSets(d, static_cast<uint32_t>(many.size()), many.data(), 0, nullptr);
     out.push_back("after big update: " + std::to_string(vkDeviceWaitIdle(d)));
 
+    // ---- dynamic rendering: a clear through vkCmdBeginRendering, garbage in the ignored resolve view
+    {
+        VkImageCreateInfo ii{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+        ii.imageType = VK_IMAGE_TYPE_2D;
+        ii.format = VK_FORMAT_R8G8B8A8_UNORM;
+        ii.extent = {16, 16, 1};
+        ii.mipLevels = ii.arrayLayers = 1;
+        ii.samples = VK_SAMPLE_COUNT_1_BIT;
+        ii.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+        VkImage image;
+        vkCreateImage(d, &ii, nullptr, &image);
+        VkMemoryRequirements req;
+        vkGetImageMemoryRequirements(d, image, &req);
+        VkMemoryAllocateInfo mai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, nullptr, req.size, vk.memory_type(req.memoryTypeBits, 0)};
+        VkDeviceMemory image_memory;
+        vkAllocateMemory(d, &mai, nullptr, &image_memory);
+        vkBindImageMemory(d, image, image_memory, 0);
+        VkImageViewCreateInfo vi{VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO};
+        vi.image = image;
+        vi.viewType = VK_IMAGE_VIEW_TYPE_2D;
+        vi.format = ii.format;
+        vi.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
+        VkImageView view;
+        vkCreateImageView(d, &vi, nullptr, &view);
+        out.push_back("run rendering: " + std::to_string(vk.run([&](VkCommandBuffer cb) {
+            VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+            b.dstAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+            b.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+            b.newLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
+            b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+            b.image = image;
+            b.subresourceRange = vi.subresourceRange;
+            vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, 0, 0,
+                                 nullptr, 0, nullptr, 1, &b);
+            VkRenderingAttachmentInfo color{VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO};
+            color.imageView = view;
+            color.imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
+            color.resolveMode = VK_RESOLVE_MODE_NONE;
+            color.resolveImageView = reinterpret_cast<VkImageView>(uintptr_t{0xbad2000});  // ignored
+            color.loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR;
+            color.storeOp = VK_ATTACHMENT_STORE_OP_STORE;
+            color.clearValue.color = {{0.25f, 0.5f, 0.75f, 1.0f}};
+            VkRenderingInfo ri{VK_STRUCTURE_TYPE_RENDERING_INFO};
+            ri.renderArea = {{0, 0}, {16, 16}};
+            ri.layerCount = 1;
+            ri.colorAttachmentCount = 1;
+            ri.pColorAttachments = &color;
+            vkCmdBeginRendering(cb, &ri);
+            vkCmdEndRendering(cb);
+            b.srcAccessMask = VK_ACCESS_COLOR_ATTACHMENT_WRITE_BIT;
+            b.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+            b.oldLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL;
+            b.newLayout = VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL;
+            vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0,
+                                 nullptr, 0, nullptr, 1, &b);
+            VkBufferImageCopy copy{};
+            copy.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
+            copy.imageExtent = {16, 16, 1};
+            vkCmdCopyImageToBuffer(cb, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, dst.buffer, 1, &copy);
+        })));
+        result("dynamic rendering clear");
+        vkDestroyImageView(d, view, nullptr);
+        vkDestroyImage(d, image, nullptr);
+        vkFreeMemory(d, image_memory, nullptr);
+    }
+
     vkDestroyQueryPool(d, queries, nullptr);
     vkDestroyEvent(d, event, nullptr);
     vkDestroyDescriptorUpdateTemplate(d, push_tmpl, nullptr);
