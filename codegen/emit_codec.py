@@ -285,34 +285,16 @@ class CodecEmitter:
             w(f'if (e.pointer({acc})) {self.elem_encode(f, "*" + acc, validity)}')
         elif f.shape == 'string':
             w(f'e.string({acc});')
-        elif f.shape == 'strings':
-            count = self.count_of(f, fields, prefix)
-            w(f'if ({self.present(f, acc, prefix)}) {{')
-            w(f'    e.array_size({count});')
-            w(f'    for (uint64_t i = 0; i < {count}; ++i) e.string({acc}[i]);')
-            w('} else {')
-            w('    e.array_size(0);')
-            w('}')
-        elif f.shape == 'blob':
-            count = self.count_of(f, fields, prefix)
-            w(f'if ({self.present(f, acc, prefix)}) {{')
-            w(f'    e.array_size({count});')
-            w(f'    e.bytes({acc}, {count});')
-            w('} else {')
-            w('    e.array_size(0);')
-            w('}')
-        elif f.shape == 'dyn':
-            count = self.count_of(f, fields, prefix)
-            w(f'if ({self.present(f, acc, prefix)}) {{')
-            w(f'    const uint64_t count = {count};')
-            w('    e.array_size(count);')
-            if f.scalar:
-                w('    ' + self.array_write(f, acc, 'count'))
+        elif f.shape in ('strings', 'blob', 'dyn'):
+            if f.shape == 'strings':
+                body = [f'for (uint64_t i = 0; i < count; ++i) e.string({acc}[i]);']
+            elif f.shape == 'blob':
+                body = [f'e.bytes({acc}, count);']
+            elif f.scalar:
+                body = [self.array_write(f, acc, 'count')]
             else:
-                w(f'    for (uint64_t i = 0; i < count; ++i) {self.elem_encode(f, self.element(f, acc, prefix), validity)}')
-            w('} else {')
-            w('    e.array_size(0);')
-            w('}')
+                body = [f'for (uint64_t i = 0; i < count; ++i) {self.elem_encode(f, self.element(f, acc, prefix), validity)}']
+            self.counted(w, self.present(f, acc, prefix), self.count_of(f, fields, prefix), body)
             if f.var.stride:
                 # elements go out densely, so the renderer sees the tight stride
                 w(f'{prefix}{f.var.stride} = sizeof({f.var.type_name});')
@@ -437,21 +419,27 @@ class CodecEmitter:
         elif f.shape == 'string':
             w(f'e.string({acc});')
         elif f.shape in ('dyn', 'blob', 'strings'):
-            count = self.count_of(f, fields, prefix)
-            w(f'if ({acc}) {{')
-            w(f'    const uint64_t count = {count};')
-            w('    e.array_size(count);')
             if f.shape == 'blob':
-                w(f'    e.bytes({acc}, count);')
+                body = [f'e.bytes({acc}, count);']
             elif f.shape == 'strings':
-                w(f'    for (uint64_t i = 0; i < count; ++i) e.string({acc}[i]);')
+                body = [f'for (uint64_t i = 0; i < count; ++i) e.string({acc}[i]);']
             elif f.scalar:
-                w('    ' + self.array_write(f, acc, 'count'))
+                body = [self.array_write(f, acc, 'count')]
             else:
-                w(f'    for (uint64_t i = 0; i < count; ++i) {self.elem_host_encode(f, acc + "[i]")}')
-            w('} else {')
-            w('    e.array_size(0);')
-            w('}')
+                body = [f'for (uint64_t i = 0; i < count; ++i) {self.elem_host_encode(f, acc + "[i]")}']
+            self.counted(w, acc, self.count_of(f, fields, prefix), body)
+
+    @staticmethod
+    def counted(w: Writer, present: str, count: str, body: list):
+        """An array on the wire: its element count, then the elements; count 0 when absent."""
+        w(f'if ({present}) {{')
+        w(f'    const uint64_t count = {count};')
+        w('    e.array_size(count);')
+        for line in body:
+            w('    ' + line)
+        w('} else {')
+        w('    e.array_size(0);')
+        w('}')
 
     # guest reply decode of one field into the application's storage
     def field_guest_decode(self, w: Writer, f: Field, acc: str, fields, prefix, caps: dict):
