@@ -50,7 +50,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::map<s
         for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
 #ifdef VENUS_ASAN_PRELOAD
         // a program without sanitizers (vulkaninfo) loading the sanitized driver
-        setenv("LD_PRELOAD", VENUS_ASAN_PRELOAD, 1);
+        if (env.count("VK_DRIVER_FILES")) setenv("LD_PRELOAD", VENUS_ASAN_PRELOAD, 1);
 #endif
         if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
         std::vector<char*> args;

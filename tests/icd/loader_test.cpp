@@ -144,7 +144,7 @@ TEST_F(Direct, ProcAddrByScopeAndExtension) {
 
 TEST(Loader, InstallPutsLibraryAndManifestWhereTheLoaderFindsThem) {
     TempDir prefix;
-    const ProcessResult install = run_process({"cmake", "--install", VENUS_BINARY_DIR, "--prefix", prefix.path()}, {}, "", 300);
+    const ProcessResult install = run_process({"cmake", "--install", VENUS_BINARY_DIR, "--component", "icd", "--prefix", prefix.path()}, {}, "", 300);
     ASSERT_EQ(install.status, 0) << install.out << install.err;
     const std::string manifest = prefix.file("share/vulkan/icd.d/venus_cpp_icd.json");
     ASSERT_TRUE(std::filesystem::exists(manifest)) << install.out;
