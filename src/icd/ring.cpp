@@ -15,7 +15,7 @@ inline void cpu_relax() {
 
 // How long a waiter polls the head before it sleeps. Renderer round trips on a busy ring take
 // tens of microseconds; a sleep costs the timer slack (about 50 us) on top of its length.
-constexpr auto kSpin = std::chrono::microseconds(400);
+constexpr auto kSpin = std::chrono::microseconds(200);
 }  // namespace
 
 Ring::Ring(transport::VtestClient& client, const protocol::WireCaps& caps, uint64_t id,
