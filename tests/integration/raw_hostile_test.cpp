@@ -130,7 +130,8 @@ TEST(RawHostile, MutatedStreamsHurtNoOne) {
                 switch (rng() % 3) {
                 case 0: bytes[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
                 case 1: bytes[at] = static_cast<uint8_t>(rng()); break;
-                default: std::memset(bytes.data() + (at & ~size_t{3}), 0xff, std::min<size_t>(4, bytes.size() - (at & ~size_t{3})));
+                default:  // a whole word of ones
+                    for (size_t k = at & ~size_t{3}; k < bytes.size() && k < (at & ~size_t{3}) + 4; ++k) bytes[k] = 0xff;
                 }
             }
             for (size_t off = 0; off < bytes.size(); off += 8192) {
