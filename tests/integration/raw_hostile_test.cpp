@@ -23,10 +23,10 @@ public:
     explicit Stream(const WireCaps& caps) : caps_(caps) {}
     template <class S, class E>
     void add(S&& size, E&& encode) {
-        const size_t at = bytes.size();
-        bytes.resize(at + size(caps_));
-        Encoder e(bytes.data() + at, bytes.size() - at, &caps_);
+        std::vector<uint8_t> cmd(size(caps_));
+        Encoder e(cmd.data(), cmd.size(), &caps_);
         encode(e);
+        bytes.insert(bytes.end(), cmd.begin(), cmd.end());
     }
     std::vector<uint8_t> bytes;
 
