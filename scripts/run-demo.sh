@@ -16,7 +16,7 @@ OUR_ICD="$PWD/$BUILD/src/icd/venus_cpp_icd.json"
 
 echo
 echo "== host"
-"$BUILD/tools/doctor/venus-doctor" --no-server | sed -n '1,/^MEMORY/p' | head -20 || true
+"$BUILD/tools/venus-doctor" --no-server | sed -n '1,/^MEMORY/p' | head -20 || true
 
 echo
 echo "== venus-server on $SOCKET"
