@@ -23,11 +23,6 @@ constexpr size_t kMaxIdleWaitRings = 8;
 
 }  // namespace
 
-Scratch& thread_scratch() {
-    thread_local Scratch s;
-    return s;
-}
-
 std::unique_ptr<Connection> Connection::create(const std::string& socket_path, const std::string& name) {
     std::unique_ptr<Connection> c(new Connection());
     try {
@@ -231,7 +226,8 @@ uint32_t Connection::execute_chunk(Ring& ring, std::unique_ptr<Chunk> chunk, siz
     const VkCommandStreamDescriptionMESA stream{chunk->blob.res_id, 0, size};
     const size_t exec_n = protocol::guest::sizeof_vkExecuteCommandStreamsMESA(caps_, 1, &stream, nullptr, 0, nullptr, 0);
     const size_t total = (reply ? kSetReplySize : 0) + exec_n;
-    uint8_t* p = thread_scratch().get(total);
+    EncodeBuffer buf(total);
+    uint8_t* p = buf.data();
     protocol::Encoder e(p, total, &caps_);
     if (reply) protocol::guest::encode_vkSetReplyCommandStreamMESA(e, 0, reply);
     protocol::guest::encode_vkExecuteCommandStreamsMESA(e, 0, 1, &stream, nullptr, 0, nullptr, 0);

@@ -36,21 +36,20 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// A growable per-thread encoding buffer (no zero-filling).
-struct Scratch {
-    std::unique_ptr<uint8_t[]> data;
-    size_t capacity = 0;
-    uint8_t* get(size_t n) {
-        if (n > capacity) {
-            size_t c = capacity ? capacity : 4096;
-            while (c < n) c *= 2;
-            data = std::make_unique<uint8_t[]>(c);
-            capacity = c;
-        }
-        return data.get();
+// Room to encode one command: on the stack up to 4 KiB (nearly every command), else on the
+// heap. Not thread_local: applications call Vulkan from static destructors, after the thread's
+// thread_local objects are gone.
+class EncodeBuffer {
+public:
+    explicit EncodeBuffer(size_t n) {
+        if (n > sizeof(local_)) heap_ = std::make_unique<uint8_t[]>(n);
     }
+    uint8_t* data() { return heap_ ? heap_.get() : local_; }
+
+private:
+    alignas(8) uint8_t local_[4096];
+    std::unique_ptr<uint8_t[]> heap_;
 };
-Scratch& thread_scratch();
 
 class Connection {
 public:
@@ -83,10 +82,10 @@ public:
         check_lost();
         const size_t n = size(caps_);
         if (n > kInlineLimit) return write_indirect(ring, n, encode, 0, nullptr);
-        uint8_t* p = thread_scratch().get(n);
-        protocol::Encoder e(p, n, &caps_);
+        EncodeBuffer buf(n);
+        protocol::Encoder e(buf.data(), n, &caps_);
         encode(e, 0u);
-        return ring.write({p, n});
+        return ring.write({buf.data(), n});
     }
 
     // Commands encoded already (a command buffer's stream): inline or indirectly.
@@ -108,11 +107,11 @@ public:
             seqno = write_indirect(ring, n, encode, VK_COMMAND_GENERATE_REPLY_BIT_EXT, &stream);
         } else {
             const size_t total = kSetReplySize + n;
-            uint8_t* p = thread_scratch().get(total);
-            protocol::Encoder e(p, total, &caps_);
+            EncodeBuffer buf(total);
+            protocol::Encoder e(buf.data(), total, &caps_);
             protocol::guest::encode_vkSetReplyCommandStreamMESA(e, 0, &stream);
             encode(e, uint32_t{VK_COMMAND_GENERATE_REPLY_BIT_EXT});
-            seqno = ring.write({p, total});
+            seqno = ring.write({buf.data(), total});
         }
         ring.wait(seqno);
         protocol::Decoder d(reply.data(), rn, nullptr, &registry());

@@ -28,8 +28,8 @@ Level level() {
 }
 
 void write(Level, std::string_view text) {
-    static std::mutex mutex;
-    std::lock_guard lock(mutex);
+    static std::mutex* mutex = new std::mutex;  // never destroyed: logging may happen at exit
+    std::lock_guard lock(*mutex);
     std::fprintf(stderr, "venus-cpp: %.*s\n", static_cast<int>(text.size()), text.data());
     std::fflush(stderr);
 }
