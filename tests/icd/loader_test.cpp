@@ -2,6 +2,8 @@
 // symbols, vkGet*ProcAddr by scope and by enabled extension, the build-tree manifest, and the
 // install rule (library + manifest where the loader finds them).
 #include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vulkan/vk_icd.h>
 
 #include <filesystem>
@@ -161,6 +163,37 @@ TEST(Loader, InstallPutsLibraryAndManifestWhereTheLoaderFindsThem) {
                                            {{"VK_DRIVER_FILES", manifest}, {"VTEST_SOCKET_NAME", server.socket_path()}});
     EXPECT_EQ(info.status, 0) << info.err;
     EXPECT_NE(info.out.find("deviceName"), std::string::npos) << info.out;
+}
+
+}  // namespace
+}  // namespace venus::icd_test
+
+namespace venus::icd_test {
+namespace {
+
+// Applications destroy their Vulkan objects from static destructors, which run after the
+// thread's thread_local objects are gone (regression: the driver's encode buffer was one).
+TEST(Loader, UsableFromStaticDestructors) {
+    Server server;
+    const DriverEnv env = venus_env(server);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        static std::unique_ptr<Vk> vk;  // destroyed at exit, after thread_local destructors
+        try {
+            vk = std::make_unique<Vk>(env);
+            if (vk->run([](VkCommandBuffer cb) { vkCmdSetLineWidth(cb, 1.0f); }) != VK_SUCCESS) _exit(3);
+        } catch (...) {
+            _exit(2);
+        }
+        thread_local std::string touch_tls = "x";  // makes sure this thread has TLS destructors
+        (void)touch_tls;
+        std::exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status)) << "the child died from signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
 }
 
 }  // namespace
