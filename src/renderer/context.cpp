@@ -229,7 +229,7 @@ Context::Blob Context::create_blob(uint32_t res_id, uint32_t blob_type, uint32_t
         try {
             auto shm = transport::SharedMemory::create(fmt::format("venus-ctx{}-res{}", id_, res_id), size);
             shm.seal();
-            out.fd = shm.fd() >= 0 ? transport::UniqueFd(shm.fd()).dup() : transport::UniqueFd();
+            out.fd = transport::UniqueFd::duplicate(shm.fd());
             res->mapping = std::make_shared<transport::SharedMemory>(std::move(shm));
         } catch (const transport::TransportError& e) {
             throw ContextError(fmt::format("shared memory of {} bytes: {}", size, e.what()));

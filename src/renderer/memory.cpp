@@ -324,7 +324,7 @@ public:
     explicit HostPointerBacking(std::shared_ptr<transport::SharedMemory> shm) : shm_(std::move(shm)) {}
     MemoryStrategy strategy() const override { return MemoryStrategy::HostPointer; }
     transport::UniqueFd export_fd(DeviceObject&, MemoryObject& mem) override {
-        transport::UniqueFd fd = transport::UniqueFd(shm_->fd()).dup();
+        transport::UniqueFd fd = transport::UniqueFd::duplicate(shm_->fd());
         if (!fd) throw ContextError(fmt::format("memory {}: dup of its memfd failed", mem.id));
         return fd;
     }
@@ -346,7 +346,7 @@ public:
     }
     MemoryStrategy strategy() const override { return MemoryStrategy::Shadow; }
     transport::UniqueFd export_fd(DeviceObject&, MemoryObject& mem) override {
-        transport::UniqueFd fd = transport::UniqueFd(shm_->fd()).dup();
+        transport::UniqueFd fd = transport::UniqueFd::duplicate(shm_->fd());
         if (!fd) throw ContextError(fmt::format("memory {}: dup of its shadow memfd failed", mem.id));
         return fd;
     }

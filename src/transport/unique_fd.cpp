@@ -4,9 +4,9 @@
 
 namespace venus::transport {
 
-UniqueFd UniqueFd::dup() const {
-    if (fd_ < 0) return UniqueFd{};
-    return UniqueFd{::fcntl(fd_, F_DUPFD_CLOEXEC, 0)};
+UniqueFd UniqueFd::duplicate(int fd) {
+    if (fd < 0) return UniqueFd{};
+    return UniqueFd{::fcntl(fd, F_DUPFD_CLOEXEC, 0)};
 }
 
 }  // namespace venus::transport

@@ -29,7 +29,10 @@ public:
         fd_ = fd;
     }
     // A new descriptor for the same file (F_DUPFD_CLOEXEC); invalid on failure.
-    UniqueFd dup() const;
+    UniqueFd dup() const { return duplicate(fd_); }
+    // An owned duplicate of a descriptor someone else owns (never wrap a borrowed fd in a
+    // UniqueFd: it would close it).
+    static UniqueFd duplicate(int fd);
 
 private:
     int fd_ = -1;

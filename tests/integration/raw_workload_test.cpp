@@ -238,6 +238,41 @@ TEST_F(RawWorkload, EightClientsOneHostile) {
     EXPECT_TRUE(server_->running());
 }
 
+// Regression: exporting a blob once closed a descriptor the renderer still owned, so mappings
+// failed after the first freed allocation and clients were dropped ("Bad file descriptor").
+TEST_F(RawWorkload, ManyMappingsComeAndGo) {
+    auto client = [&](uint32_t seed) {
+        RawGuest g(server_->socket_path(), "mapper");
+        RawDevice d(g);
+        for (uint32_t round = 0; round < 4; ++round) {
+            std::vector<RawDevice::Buffer> buffers;
+            std::vector<transport::VtestClient::Blob> maps;
+            for (uint32_t i = 0; i < 6; ++i) {
+                buffers.push_back(d.buffer(8192, VK_BUFFER_USAGE_TRANSFER_DST_BIT));
+                maps.push_back(g.map_memory(buffers.back().memory, 8192));
+            }
+            d.run([&](VkCommandBuffer cmd) {
+                for (uint32_t i = 0; i < buffers.size(); ++i)
+                    RAW_ASYNC(g, vkCmdFillBuffer, cmd, buffers[i].buffer, 0, VK_WHOLE_SIZE, seed + round * 16 + i);
+            });
+            for (uint32_t i = 0; i < maps.size(); ++i) {
+                EXPECT_EQ(reinterpret_cast<const uint32_t*>(maps[i].memory.data())[2047], seed + round * 16 + i);
+                g.client().destroy_blob(maps[i].res_id);
+                RAW_ASYNC(g, vkDestroyBuffer, d.device, buffers[i].buffer, nullptr);
+                RAW_ASYNC(g, vkFreeMemory, d.device, buffers[i].memory, nullptr);
+            }
+            g.sync();
+        }
+        EXPECT_FALSE(g.ring().fatal());
+    };
+    std::thread other([&] { client(1000); });
+    client(2000);
+    other.join();
+    const std::string log = server_->log();
+    EXPECT_EQ(log.find("Bad file descriptor"), std::string::npos) << log;
+    EXPECT_EQ(log.find("refused"), std::string::npos) << log;
+}
+
 TEST_F(RawWorkload, CleanShutdownOnSigterm) {
     {
         RawGuest g(server_->socket_path());
