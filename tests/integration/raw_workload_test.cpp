@@ -238,36 +238,28 @@ TEST_F(RawWorkload, EightClientsOneHostile) {
     EXPECT_TRUE(server_->running());
 }
 
-// Regression: exporting a blob once closed a descriptor the renderer still owned, so mappings
-// failed after the first freed allocation and clients were dropped ("Bad file descriptor").
+// Regression: exporting a blob once closed a descriptor the renderer still owned; when that
+// allocation was freed, the renderer closed the number again — by then another allocation's
+// memfd — and that allocation could no longer be mapped ("dup of its memfd failed").
 TEST_F(RawWorkload, ManyMappingsComeAndGo) {
-    auto client = [&](uint32_t seed) {
-        RawGuest g(server_->socket_path(), "mapper");
-        RawDevice d(g);
-        for (uint32_t round = 0; round < 4; ++round) {
-            std::vector<RawDevice::Buffer> buffers;
-            std::vector<transport::VtestClient::Blob> maps;
-            for (uint32_t i = 0; i < 6; ++i) {
-                buffers.push_back(d.buffer(8192, VK_BUFFER_USAGE_TRANSFER_DST_BIT));
-                maps.push_back(g.map_memory(buffers.back().memory, 8192));
-            }
-            d.run([&](VkCommandBuffer cmd) {
-                for (uint32_t i = 0; i < buffers.size(); ++i)
-                    RAW_ASYNC(g, vkCmdFillBuffer, cmd, buffers[i].buffer, 0, VK_WHOLE_SIZE, seed + round * 16 + i);
-            });
-            for (uint32_t i = 0; i < maps.size(); ++i) {
-                EXPECT_EQ(reinterpret_cast<const uint32_t*>(maps[i].memory.data())[2047], seed + round * 16 + i);
-                g.client().destroy_blob(maps[i].res_id);
-                RAW_ASYNC(g, vkDestroyBuffer, d.device, buffers[i].buffer, nullptr);
-                RAW_ASYNC(g, vkFreeMemory, d.device, buffers[i].memory, nullptr);
-            }
-            g.sync();
-        }
-        EXPECT_FALSE(g.ring().fatal());
-    };
-    std::thread other([&] { client(1000); });
-    client(2000);
-    other.join();
+    RawGuest g(server_->socket_path(), "mapper");
+    RawDevice d(g);
+    auto prev = d.buffer(8192, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    auto prev_map = g.map_memory(prev.memory, 8192);
+    for (uint32_t round = 0; round < 8; ++round) {
+        auto next = d.buffer(8192, VK_BUFFER_USAGE_TRANSFER_DST_BIT);  // its memfd may reuse a number
+        g.client().destroy_blob(prev_map.res_id);
+        RAW_ASYNC(g, vkDestroyBuffer, d.device, prev.buffer, nullptr);
+        RAW_ASYNC(g, vkFreeMemory, d.device, prev.memory, nullptr);
+        g.sync();
+        transport::VtestClient::Blob next_map;
+        ASSERT_NO_THROW(next_map = g.map_memory(next.memory, 8192)) << "round " << round << "\n" << server_->log();
+        d.run([&](VkCommandBuffer cmd) { RAW_ASYNC(g, vkCmdFillBuffer, cmd, next.buffer, 0, VK_WHOLE_SIZE, round + 7); });
+        EXPECT_EQ(reinterpret_cast<const uint32_t*>(next_map.memory.data())[2047], round + 7);
+        prev = next;
+        prev_map = std::move(next_map);
+    }
+    EXPECT_FALSE(g.ring().fatal());
     const std::string log = server_->log();
     EXPECT_EQ(log.find("Bad file descriptor"), std::string::npos) << log;
     EXPECT_EQ(log.find("refused"), std::string::npos) << log;
