@@ -10,7 +10,7 @@
 namespace venus::renderer {
 
 DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap)
-    : ctx_(ctx), kind_(kind), ring_(ring), arena_(scratch_cap), nested_arena_(scratch_cap),
+    : ctx_(ctx), kind_(kind), ring_(ring), objects_(ctx.objects()), arena_(scratch_cap), nested_arena_(scratch_cap),
       dispatcher_(std::make_unique<RendererDispatcher>(ctx, *this)) {
     reply_.set_resolver(&ctx.objects());
 }
@@ -18,7 +18,7 @@ DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_c
 DispatchPath::~DispatchPath() = default;
 
 void DispatchPath::run(std::span<const uint8_t> bytes, const std::function<void(size_t)>& after_command) {
-    protocol::Decoder d(bytes.data(), bytes.size(), &arena_, &ctx_.objects());
+    protocol::Decoder d(bytes.data(), bytes.size(), &arena_, &objects_);
     while (!d.at_end()) {
         if (ctx_.is_fatal()) throw ContextError("the context is fatal");
         arena_.reset();
@@ -29,7 +29,7 @@ void DispatchPath::run(std::span<const uint8_t> bytes, const std::function<void(
 }
 
 void DispatchPath::run_nested(std::span<const uint8_t> bytes) {
-    protocol::Decoder d(bytes.data(), bytes.size(), &nested_arena_, &ctx_.objects());
+    protocol::Decoder d(bytes.data(), bytes.size(), &nested_arena_, &objects_);
     while (!d.at_end()) {
         if (ctx_.is_fatal()) throw ContextError("the context is fatal");
         nested_arena_.reset();

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "protocol/codec.h"
+#include "renderer/object_table.h"
 #include "renderer/resource.h"
 
 namespace venus::renderer {
@@ -50,6 +51,7 @@ private:
     Context& ctx_;
     Kind kind_;
     Ring* ring_;
+    CachedResolver objects_;
     protocol::TempArena arena_;
     protocol::TempArena nested_arena_;
     std::unique_ptr<RendererDispatcher> dispatcher_;

@@ -56,6 +56,7 @@ std::unique_ptr<Object> ObjectTable::erase(uint64_t id) {
     if (it == by_id_.end()) return nullptr;
     std::unique_ptr<Object> obj = std::move(it->second);
     by_id_.erase(it);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
     auto h = by_handle_.find({obj->type, obj->handle});
     if (h != by_handle_.end() && h->second == id) by_handle_.erase(h);
     return obj;

@@ -3,6 +3,7 @@
 // table is also the reverse map from host handles to ids that replies need.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
@@ -30,6 +31,8 @@ public:
     Object* insert(std::unique_ptr<Object> object);
     std::unique_ptr<Object> erase(uint64_t id);
     size_t size() const;
+    // Incremented by every erase: a cached lookup is valid while this has not changed.
+    uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
     // Every object, for teardown (no particular order).
     std::vector<uint64_t> ids() const;
 
@@ -45,8 +48,36 @@ private:
         }
     };
     mutable std::shared_mutex mutex_;
+    std::atomic<uint64_t> generation_{0};
     std::unordered_map<uint64_t, std::unique_ptr<Object>> by_id_;
     std::unordered_map<HandleKey, uint64_t, HandleHash> by_handle_;
+};
+
+// A dispatch path's view of the table: recently used ids are answered without taking the
+// table's lock until any object is destroyed (Vulkan forbids destroying an object another thread
+// is using, so a path never needs an object that went away while it looked at it).
+class CachedResolver : public protocol::HandleResolver {
+public:
+    explicit CachedResolver(ObjectTable& table) : table_(table) {}
+    const protocol::ObjectRef* find(uint64_t id) override {
+        Slot& s = slots_[(id ^ (id >> 7)) & (kSlots - 1)];
+        const uint64_t gen = table_.generation();
+        if (s.id == id && s.generation == gen && s.ref) return s.ref;
+        const protocol::ObjectRef* ref = table_.find(id);
+        s = {id, gen, ref};
+        return ref;
+    }
+    uint64_t id_of(VkObjectType type, uint64_t handle) override { return table_.id_of(type, handle); }
+
+private:
+    static constexpr size_t kSlots = 64;
+    struct Slot {
+        uint64_t id = 0;
+        uint64_t generation = 0;
+        const protocol::ObjectRef* ref = nullptr;
+    };
+    ObjectTable& table_;
+    Slot slots_[kSlots];
 };
 
 }  // namespace venus::renderer

@@ -1,6 +1,7 @@
 #include "renderer/ring.h"
 
 #include <fmt/format.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -118,17 +119,19 @@ bool Ring::wait_for_work(uint32_t head) {
             if (stop_) return false;
             continue;
         }
-        if (iter < 16) {
-            std::this_thread::yield();
+        if (iter < 64) {
+            std::this_thread::yield();  // the guest is usually mid-write: a few microseconds
         } else {
-            const uint32_t shift = std::min<uint32_t>((iter - 16) / 8, 6);
-            std::this_thread::sleep_for(std::chrono::microseconds(10u << shift));
+            // back off from 5 us to 80 us; with a 1 us timer slack these sleeps are what they say
+            const uint32_t shift = std::min<uint32_t>((iter - 64) / 16, 4);
+            std::this_thread::sleep_for(std::chrono::microseconds(5u << shift));
         }
     }
 }
 
 void Ring::run() {
     pthread_setname_np(pthread_self(), fmt::format("venus-ring-{}", ctx_.id()).substr(0, 15).c_str());
+    prctl(PR_SET_TIMERSLACK, 1000UL);  // the default 50 us slack would stretch every back-off sleep
     if (priority_) {
         // a nice value for this thread only; raising priority needs privileges, so failures are fine
         if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), *priority_) != 0)

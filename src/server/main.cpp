@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <malloc.h>
+
 #include <cstdlib>
 
 #include "server/vtest_server.h"
@@ -41,6 +43,11 @@ int main(int argc, char** argv) {
     if (!opts.renderer.memory_strategy.empty())
         venus::log::info("memory strategy forced to {}", opts.renderer.memory_strategy);
 
+    // Host drivers record command buffers in malloc'd memory on our ring threads. glibc would hand
+    // freed heap back to the kernel after every command buffer reset and fault it in again on the
+    // next recording; keep it instead (measured: up to 3x on lavapipe recording throughput).
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    mallopt(M_TOP_PAD, 16 << 20);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
