@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the stack's tests and benchmarks on the NVIDIA GPU machine (docs GPU.md), from a bundle in
+# .gpu/ made on the Debian build machine:
+#   .gpu/debs/       Debian libraries the GPU machine lacks (Vulkan loader, glvnd, vulkan-tools, fmt, spdlog ...)
+#   .gpu/build-gpu/  Release binaries (server, guest driver, demos, test and bench executables)
+#   .gpu/mesa/       Mesa's venus driver (libvulkan_virtio.so) and its manifest
+# Results go to $OUT (one file per step); the exit status is that of the tests.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/venus-gpu-out}
+mkdir -p "$OUT" /tmp/r
+for f in .gpu/debs/*.deb; do dpkg -x "$f" /tmp/r; done
+export LD_LIBRARY_PATH=/tmp/r/usr/lib/x86_64-linux-gnu
+export PATH=/tmp/r/usr/bin:$PATH
+ln -sf /tmp/r/usr/bin/vulkaninfo /usr/local/bin/vulkaninfo 2>/dev/null
+NV=/usr/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$NV" ] || NV=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+ln -sf "$NV" /tmp/native_icd.json
+export VK_DRIVER_FILES=$NV
+# the binaries carry their build paths: /work/main/build-gpu/...
+mkdir -p /work && ln -sfn "$PWD" /work/main && ln -sfn "$PWD/.gpu/build-gpu" "$PWD/build-gpu"
+B=build-gpu
+status=0
+step() { echo "== $1"; shift; "$@" >"$OUT/$STEP.txt" 2>&1; local rc=$?; tail -3 "$OUT/$STEP.txt"; [ $rc = 0 ] || status=1; }
+
+STEP=vulkaninfo step "native vulkaninfo" vulkaninfo --summary
+STEP=doctor step "venus-doctor (host)" $B/tools/venus-doctor --no-server
+STEP=raw-tests step "raw-protocol tests" $B/tests/venus_raw_tests
+for mode in vulkaninfo compute triangle cube; do
+  demo=()
+  [ $mode = vulkaninfo ] || demo=(--demo $B/demos/venus-$mode)
+  STEP=mesa-$mode step "Mesa venus: $mode" python3 tests/mesa/mesa_client_test.py $mode --server $B/src/server/venus-server \
+    --mesa-icd /work/main/.gpu/mesa/venus_mesa_icd.json --native-icd "$NV" "${demo[@]}" --out /tmp/mesa-$mode
+done
+STEP=mesa-seed step "Mesa venus, fd export hidden: compute" python3 tests/mesa/mesa_client_test.py compute \
+  --server $B/src/server/venus-server --mesa-icd /work/main/.gpu/mesa/venus_mesa_icd.json --native-icd "$NV" \
+  --demo $B/demos/venus-compute --server-env VENUS_HIDE_EXTENSIONS=VK_KHR_external_memory_fd,VK_EXT_external_memory_dma_buf \
+  --out /tmp/mesa-seed
+STEP=icd-tests step "guest-driver tests" $B/tests/icd/venus_icd_tests
+STEP=bench step "venus-bench" env VENUS_BENCH_NATIVE_ICD="$NV" $B/tools/venus-bench --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true
+nvidia-smi -L > "$OUT/gpu.txt" 2>&1
+exit $status
