@@ -123,8 +123,9 @@ long rss_kib(pid_t pid) {
 // ------------------------------------------------------------------------------------ Vk
 
 namespace {
-void require(VkResult r, const char* what) {
-    if (r != VK_SUCCESS) throw std::runtime_error(std::string(what) + " failed: VkResult " + std::to_string(r));
+void require(VkResult r, const char* what, const std::string& driver) {
+    if (r != VK_SUCCESS)
+        throw std::runtime_error(driver + ": " + what + " failed: VkResult " + std::to_string(r));
 }
 }  // namespace
 
@@ -136,10 +137,10 @@ Vk::Vk(const DriverEnv& env, uint32_t api_version, const std::vector<const char*
     app.apiVersion = api_version;
     VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ii.pApplicationInfo = &app;
-    require(vkCreateInstance(&ii, nullptr, &instance), "vkCreateInstance");
+    require(vkCreateInstance(&ii, nullptr, &instance), "vkCreateInstance", env.name);
     uint32_t n = 1;
     const VkResult r = vkEnumeratePhysicalDevices(instance, &n, &pd);
-    if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || !n) throw std::runtime_error("no physical device");
+    if ((r != VK_SUCCESS && r != VK_INCOMPLETE) || !n) throw std::runtime_error(env.name + ": no physical device");
     vkGetPhysicalDeviceProperties(pd, &properties);
     vkGetPhysicalDeviceMemoryProperties(pd, &memory);
     const float prio = 1.0f;
@@ -159,12 +160,12 @@ Vk::Vk(const DriverEnv& env, uint32_t api_version, const std::vector<const char*
     di.pQueueCreateInfos = &qi;
     di.enabledExtensionCount = static_cast<uint32_t>(device_extensions.size());
     di.ppEnabledExtensionNames = device_extensions.data();
-    require(vkCreateDevice(pd, &di, nullptr, &device), "vkCreateDevice");
+    require(vkCreateDevice(pd, &di, nullptr, &device), "vkCreateDevice", env.name);
     vkGetDeviceQueue(device, family, 0, &queue);
     VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     pi.queueFamilyIndex = family;
-    require(vkCreateCommandPool(device, &pi, nullptr, &pool_), "vkCreateCommandPool");
+    require(vkCreateCommandPool(device, &pi, nullptr, &pool_), "vkCreateCommandPool", env.name);
 }
 
 Vk::~Vk() {
