@@ -7,6 +7,13 @@ from cpp import BANNER, Writer
 from model import Protocol
 
 
+def deferrable(cmd) -> bool:
+    """Commands that may run later, on another thread, after the decoder has moved on: the
+    recording commands (vkCmd*) return nothing and touch only their command buffer, so a
+    renderer can decode a run of them ahead of the thread that calls the driver."""
+    return cmd.name.startswith('vkCmd') and cmd.ret == 'void'
+
+
 def outputs() -> list[str]:
     return ['protocol/host_dispatch.h', 'protocol/host_dispatch.cpp']
 
@@ -43,6 +50,19 @@ def emit(p: Protocol) -> dict:
     h('private:')
     h('    Encoder* reply_;')
     h('};')
+    h()
+    h('// A command decoded now and run later: exec(dispatcher, args), args in the decoder\'s arena.')
+    h('using DeferredExec = void (*)(Dispatcher&, void* args);')
+    h('struct DeferredCommand {')
+    h('    DeferredExec exec = nullptr;')
+    h('    void* args = nullptr;')
+    h('};')
+    h('// If the next command of `d` is deferrable (a vkCmd* without a reply request), decodes it')
+    h('// into the decoder\'s arena and returns how to run it; otherwise returns {} and leaves `d`')
+    h('// where it was. The Dispatcher method of a deferrable command may run on another thread,')
+    h('// in stream order, and uses nothing but its arguments and the objects they name.')
+    h('DeferredCommand decode_deferred(Decoder& d);')
+    h('bool is_deferrable(uint32_t id);')
     h()
     h('// Decodes and dispatches one command from `d` (the stream may hold more).')
     h('// Throws WireError for malformed input and for ids the protocol does not define.')
@@ -85,11 +105,28 @@ def emit(p: Protocol) -> dict:
         c('    }')
         c('}')
         c()
+    c('using Deferrer = DeferredCommand (*)(Decoder&);')
+    c()
+    for cmd in p.commands:
+        if not deferrable(cmd):
+            continue
+        c(f'void exec_{cmd.name}(Dispatcher& dispatcher, void* a) {{')
+        c(f'    dispatcher.{cmd.name}(*static_cast<{cmd.name}_args*>(a));')
+        c('}')
+        c(f'DeferredCommand defer_{cmd.name}(Decoder& d) {{')
+        c(f'    auto* a = new (d.alloc<{cmd.name}_args>(1, 0)) {cmd.name}_args{{}};')
+        c(f'    decode_{cmd.name}(d, *a);')
+        c(f'    return {{exec_{cmd.name}, a}};')
+        c('}')
+        c()
     c('struct Table {')
     c('    Handler handlers[kCommandTableSize] = {};')
+    c('    Deferrer deferrers[kCommandTableSize] = {};')
     c('    constexpr Table() {')
     for cmd in p.commands:
         c(f'        handlers[{p.cmd_id[cmd.name]}] = handle_{cmd.name};')
+        if deferrable(cmd):
+            c(f'        deferrers[{p.cmd_id[cmd.name]}] = defer_{cmd.name};')
     c('    }')
     c('};')
     c()
@@ -110,6 +147,18 @@ def emit(p: Protocol) -> dict:
     c('    if (flags & ~VK_COMMAND_GENERATE_REPLY_BIT_EXT) d.fail(fmt::format("unknown command flags 0x{:x}", flags));')
     c('    h(d, dispatcher, (flags & VK_COMMAND_GENERATE_REPLY_BIT_EXT) != 0);')
     c('}')
+    c()
+    c('DeferredCommand decode_deferred(Decoder& d) {')
+    c('    if (d.remaining() < 8) return {};')
+    c('    const uint64_t header = d.peek_u64();')
+    c('    const uint32_t id = static_cast<uint32_t>(header);')
+    c('    if (id >= kCommandTableSize || (header >> 32) != 0 || !kTable.deferrers[id]) return {};')
+    c('    d.u64();')
+    c('    d.set_command(id);')
+    c('    return kTable.deferrers[id](d);')
+    c('}')
+    c()
+    c('bool is_deferrable(uint32_t id) { return id < kCommandTableSize && kTable.deferrers[id]; }')
     c()
     c('}  // namespace venus::protocol::host')
     return {'protocol/host_dispatch.h': h.text(), 'protocol/host_dispatch.cpp': c.text()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from cpp import BANNER, Writer
 from emit_codec import shard_of
+from emit_dispatch import deferrable
 from model import PARTIAL, Protocol
 
 MANUAL = {
@@ -287,6 +288,10 @@ class RendererEmitter:
 
 
 def emit(p: Protocol, shards: int) -> dict:
+    # deferrable commands run on the renderer's executor thread: their bodies must be the
+    # generated ones (driver call only), never hand-written code that touches shared state
+    manual_deferrable = sorted(c.name for c in p.commands if deferrable(c) and c.name in MANUAL)
+    assert not manual_deferrable, f'hand-written deferrable commands: {manual_deferrable}'
     e = RendererEmitter(p, shards)
     files = {}
     files['renderer/vk_functions.h'], files['renderer/vk_functions.cpp'] = e.functions()

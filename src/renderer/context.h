@@ -67,6 +67,8 @@ public:
 
     // ---- for dispatchers -------------------------------------------------------------------
     ObjectTable& objects() { return objects_; }
+    // Whether dispatch paths run long runs of recording commands on an executor thread.
+    bool deferred_execution() const;
     void check_new_object(uint64_t id, VkObjectType type);
     Object& add_object(uint64_t id, VkObjectType type, uint64_t handle, InstanceObject& owner);
     Object& add_object(uint64_t id, VkObjectType type, uint64_t handle, DeviceObject& owner);

@@ -4,8 +4,10 @@
 
 #include "protocol/host_dispatch.h"
 #include "renderer/context.h"
+#include "renderer/deferred_executor.h"
 #include "renderer/dispatcher_gen.h"
 #include "renderer/errors.h"
+#include "util/log.h"
 
 namespace venus::renderer {
 
@@ -13,29 +15,68 @@ DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_c
     : ctx_(ctx), kind_(kind), ring_(ring), objects_(ctx.objects()), arena_(scratch_cap), nested_arena_(scratch_cap),
       dispatcher_(std::make_unique<RendererDispatcher>(ctx, *this)) {
     reply_.set_resolver(&ctx.objects());
+    if (ctx.deferred_execution())
+        executor_ = std::make_unique<DeferredExecutor>(*dispatcher_, scratch_cap,
+                                                       fmt::format("venus-exec-{}", ctx.id()));
 }
 
-DispatchPath::~DispatchPath() = default;
+DispatchPath::~DispatchPath() {
+    if (executor_ && executor_->batches_run())
+        log::debug("ctx {}: {} path: {} batches of recording commands ran on the executor thread", ctx_.id(), name(),
+                   executor_->batches_run());
+}
+
+namespace {
+// Deferring pays for itself over a run of recording commands, not for a handful: the executor
+// takes over only when at least this much of the stream is left.
+constexpr size_t kDeferMinBytes = 16 << 10;
+}  // namespace
 
 void DispatchPath::run(std::span<const uint8_t> bytes, const std::function<void(size_t)>& after_command) {
     protocol::Decoder d(bytes.data(), bytes.size(), &arena_, &objects_);
-    while (!d.at_end()) {
-        if (ctx_.is_fatal()) throw ContextError("the context is fatal");
-        arena_.reset();
-        protocol::host::dispatch_command(d, *dispatcher_);
-        if (after_command) after_command(d.offset());
-    }
-    arena_.reset();
+    run_stream(d, arena_, after_command);
 }
 
 void DispatchPath::run_nested(std::span<const uint8_t> bytes) {
+    // the outer command's arguments live in arena_; the outer stream has drained the executor
     protocol::Decoder d(bytes.data(), bytes.size(), &nested_arena_, &objects_);
-    while (!d.at_end()) {
-        if (ctx_.is_fatal()) throw ContextError("the context is fatal");
-        nested_arena_.reset();
-        protocol::host::dispatch_command(d, *dispatcher_);
+    run_stream(d, nested_arena_, {});
+}
+
+void DispatchPath::run_stream(protocol::Decoder& d, protocol::TempArena& arena,
+                              const std::function<void(size_t)>& after_command) {
+    bool deferring = false;
+    try {
+        while (!d.at_end()) {
+            if (ctx_.is_fatal()) throw ContextError("the context is fatal");
+            if (executor_ && (deferring || d.remaining() >= kDeferMinBytes)) {
+                d.set_arena(&executor_->arena());
+                const protocol::host::DeferredCommand c = protocol::host::decode_deferred(d);
+                d.set_arena(&arena);
+                if (c.exec) {
+                    executor_->push(c, d.offset(), after_command);
+                    deferring = true;
+                    continue;
+                }
+            }
+            if (deferring) {
+                // everything recorded so far runs before this command
+                executor_->drain(after_command);
+                deferring = false;
+            }
+            arena.reset();
+            protocol::host::dispatch_command(d, *dispatcher_);
+            if (after_command) after_command(d.offset());
+        }
+        if (deferring) executor_->drain(after_command);
+    } catch (...) {
+        // commands decoded before the bad one run (as they would have without deferring);
+        // nothing of this stream is left behind in the executor
+        if (deferring) executor_->drain_quietly();
+        arena.reset();
+        throw;
     }
-    nested_arena_.reset();
+    arena.reset();
 }
 
 void DispatchPath::set_reply_stream(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size) {

@@ -15,6 +15,7 @@
 namespace venus::renderer {
 
 class Context;
+class DeferredExecutor;
 class Ring;
 class RendererDispatcher;
 
@@ -30,9 +31,10 @@ public:
     Ring* ring() const { return ring_; }
     const char* name() const { return kind_ == Kind::Control ? "control" : "ring"; }
 
-    // Decodes and runs every command of `bytes`. `after_command(offset)` is called after each
-    // command with the offset just past it (rings move their head there). Throws WireError or
-    // ContextError on the first bad command.
+    // Decodes and runs every command of `bytes`. `after_command(offset)` is called once
+    // commands have run, with the offset just past the last of them (rings move their head
+    // there): after each command, or after each batch of deferred recording commands. Throws
+    // WireError or ContextError on the first bad command.
     void run(std::span<const uint8_t> bytes, const std::function<void(size_t)>& after_command = {});
     // Commands of an indirect stream (vkExecuteCommandStreamsMESA), decoded with separate scratch
     // memory so that the outer command's arguments stay valid.
@@ -48,6 +50,8 @@ public:
     bool executing_streams = false;  // inside vkExecuteCommandStreamsMESA (no nesting)
 
 private:
+    void run_stream(protocol::Decoder& d, protocol::TempArena& arena, const std::function<void(size_t)>& after_command);
+
     Context& ctx_;
     Kind kind_;
     Ring* ring_;
@@ -55,6 +59,8 @@ private:
     protocol::TempArena arena_;
     protocol::TempArena nested_arena_;
     std::unique_ptr<RendererDispatcher> dispatcher_;
+    // recording commands of long streams run here (RendererConfig::deferred_execution)
+    std::unique_ptr<DeferredExecutor> executor_;
     std::shared_ptr<Resource> reply_resource_;
     uint64_t reply_offset_ = 0;
     uint64_t reply_size_ = 0;

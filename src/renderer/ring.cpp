@@ -74,7 +74,9 @@ void Ring::wait_head(uint32_t seqno) {
         throw ContextError(fmt::format("ring {}: wait for position {} that the guest has not written (tail {})", id_,
                                        seqno, view_.tail().load()));
     std::unique_lock lock(mutex_);
+    head_waiters_.fetch_add(1, std::memory_order_seq_cst);
     head_cv_.wait(lock, [&] { return stop_ || ctx_.is_fatal() || transport::seqno_reached(head_.load(), seqno); });
+    head_waiters_.fetch_sub(1, std::memory_order_relaxed);
     if (!transport::seqno_reached(head_.load(), seqno))
         throw ContextError(fmt::format("ring {}: stopped before reaching position {}", id_, seqno));
 }
@@ -155,11 +157,13 @@ void Ring::run() {
             path_->run(batch_, [&](size_t consumed) {
                 head = base + static_cast<uint32_t>(consumed);
                 view_.head().store(head, std::memory_order_release);
-                {
+                head_.store(head, std::memory_order_seq_cst);
+                // a waiter registers (seq_cst) before it checks head_ under the mutex: either it
+                // sees the new head or we see it and wake it
+                if (head_waiters_.load(std::memory_order_seq_cst)) {
                     std::lock_guard lock(mutex_);
-                    head_.store(head);
+                    head_cv_.notify_all();
                 }
-                head_cv_.notify_all();
             });
         } catch (const std::exception& e) {
             ctx_.set_fatal(fmt::format("ring {}: {}", id_, e.what()));

@@ -72,6 +72,7 @@ private:
     bool stop_ = false;
     uint64_t virtqueue_seqno_ = 0;
     std::atomic<uint32_t> head_{0};
+    std::atomic<uint32_t> head_waiters_{0};  // threads in wait_head: only then does run() lock and notify
 };
 
 }  // namespace venus::renderer

@@ -431,3 +431,55 @@ TEST(Features, FourThreadsAtOnce) {
 
 }  // namespace
 }  // namespace venus::icd_test
+
+namespace venus::icd_test {
+namespace {
+
+// A long command buffer whose result depends on the order of its commands: 20,000 fills of one
+// of 16 slots, each followed by a transfer barrier, so every slot ends with the value of the
+// last fill that wrote it. Through the stack the renderer runs these recording commands on its
+// executor thread (VENUS_DEFERRED_EXECUTION=on), batch after batch, while it decodes the next
+// ones: the buffer must come out as natively, and as Vulkan's ordering says.
+constexpr uint32_t kSlots = 16, kFills = 20000;
+
+std::vector<uint32_t> ordered_fills(const DriverEnv& env) {
+    Vk vk(env);
+    Buffer b = make_buffer(vk, kSlots * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    std::memset(b.map, 0xff, kSlots * 4);
+    std::vector<uint32_t> out;
+    for (uint32_t round = 0; round < 2; ++round) {
+        const VkResult r = vk.run([&](VkCommandBuffer cb) {
+            VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, VK_ACCESS_TRANSFER_WRITE_BIT,
+                                    VK_ACCESS_TRANSFER_WRITE_BIT};
+            for (uint32_t i = 0; i < kFills; ++i) {
+                vkCmdFillBuffer(cb, b.buffer, ((i * 7 + round) % kSlots) * 4, 4, i + round * kFills);
+                vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &barrier,
+                                     0, nullptr, 0, nullptr);
+            }
+        });
+        if (r != VK_SUCCESS) throw std::runtime_error("ordered fills: VkResult " + std::to_string(r));
+        const auto* v = static_cast<const uint32_t*>(b.map);
+        out.insert(out.end(), v, v + kSlots);
+    }
+    destroy(vk, b);
+    return out;
+}
+
+TEST(Features, DeferredRecordingKeepsStreamOrder) {
+    Server server({"--no-fork", "-v"}, {{"VENUS_DEFERRED_EXECUTION", "on"}});
+    const auto native = ordered_fills(native_env());
+    const auto venus = ordered_fills(venus_env(server));
+    std::vector<uint32_t> expected(2 * kSlots);
+    for (uint32_t round = 0; round < 2; ++round)
+        for (uint32_t i = 0; i < kFills; ++i) expected[round * kSlots + (i * 7 + round) % kSlots] = i + round * kFills;
+    EXPECT_EQ(native, expected);
+    EXPECT_EQ(venus, native);
+    server.stop();
+    const std::string log = server.log();
+    EXPECT_EQ(log.find("fatal"), std::string::npos) << log;
+    // the executor did take part
+    EXPECT_NE(log.find("batches of recording commands ran on the executor thread"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace venus::icd_test

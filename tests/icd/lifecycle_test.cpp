@@ -428,7 +428,9 @@ TEST(Lifecycle, ThousandCyclesOfEveryObjectTypeLeaveNothingBehind) {
     for (const auto& [kind, kib] : venus) {
         total += kib;
         const long host = std::max(0L, native[kind]);
-        EXPECT_LE(kib, host + 512) << kind << ": the server grew " << kib << " KiB over " << kCycles
+        // where the host driver itself grows (lavapipe keeps ~14 KiB per compute pipeline),
+        // its growth varies from run to run by some 15 %
+        EXPECT_LE(kib, host + std::max(512L, host * 15 / 100)) << kind << ": the server grew " << kib << " KiB over " << kCycles
                                    << " cycles, the native process " << native[kind] << " KiB";
         if (kib || native[kind]) report += fmt_growth(kind.c_str(), kib) + " (native " + std::to_string(native[kind]) + ")";
     }
