@@ -21,41 +21,44 @@ namespace {
 
 constexpr uint32_t kStop = 2;
 
-// Waits while `state` holds `value`: spins for a few microseconds (the other side is usually
-// about to finish a batch), then sleeps on the futex.
-uint32_t wait_while(std::atomic<uint32_t>& state, uint32_t value) {
+}  // namespace
+
+void DeferredExecutor::Flag::set(uint32_t v) {
+    state.store(v, std::memory_order_seq_cst);
+    // a sleeper registers (seq_cst) before it re-reads the state: it sees v, or we see it
+    if (sleepers.load(std::memory_order_seq_cst)) state.notify_all();
+}
+
+// Waits while the state is `v`: spins for a few microseconds (the other side is usually about
+// to finish a batch), then sleeps on the futex.
+uint32_t DeferredExecutor::Flag::wait_while(uint32_t v) {
     using clock = std::chrono::steady_clock;
     uint32_t s = state.load(std::memory_order_acquire);
-    if (s != value) return s;
+    if (s != v) return s;
     const auto start = clock::now();
     for (uint32_t i = 1;; ++i) {
         VENUS_CPU_RELAX();
         s = state.load(std::memory_order_acquire);
-        if (s != value) return s;
+        if (s != v) return s;
         if (i % 64 == 0 && clock::now() - start > std::chrono::microseconds(20)) break;
     }
-    while ((s = state.load(std::memory_order_acquire)) == value) state.wait(value, std::memory_order_acquire);
+    sleepers.fetch_add(1, std::memory_order_seq_cst);
+    while ((s = state.load(std::memory_order_seq_cst)) == v) state.wait(v, std::memory_order_seq_cst);
+    sleepers.fetch_sub(1, std::memory_order_relaxed);
     return s;
 }
 
-}  // namespace
 
 DeferredExecutor::DeferredExecutor(protocol::host::Dispatcher& dispatcher, size_t command_scratch_cap,
                                    std::string thread_name)
     : dispatcher_(dispatcher), thread_name_(std::move(thread_name)) {
-    for (auto& b : batches_) {
-        b.commands.reserve(kBatchCommands);
-        b.arena.set_cap(command_scratch_cap + kBatchArenaBytes);
-    }
+    for (auto& b : batches_) b.arena.set_cap(command_scratch_cap + kBatchArenaBytes);
 }
 
 DeferredExecutor::~DeferredExecutor() {
     drain_quietly();
     if (thread_.joinable()) {
-        for (auto& b : batches_) {
-            b.state.store(kStop, std::memory_order_release);
-            b.state.notify_all();
-        }
+        for (auto& b : batches_) b.flag.set(kStop);
         thread_.join();
     }
 }
@@ -63,9 +66,9 @@ DeferredExecutor::~DeferredExecutor() {
 void DeferredExecutor::push(const protocol::host::DeferredCommand& command, size_t end,
                             const std::function<void(size_t)>& progress) {
     Batch& b = batches_[fill_];
-    b.commands.push_back(command);
+    b.commands[b.count++] = command;
     b.end = end;
-    if (b.commands.size() >= kBatchCommands || b.arena.used() >= kBatchArenaBytes) {
+    if (b.count == kBatchCommands || b.arena.used() >= kBatchArenaBytes) {
         hand_over();
         take(batches_[fill_], &progress);
     }
@@ -73,24 +76,23 @@ void DeferredExecutor::push(const protocol::host::DeferredCommand& command, size
 
 void DeferredExecutor::hand_over() {
     Batch& b = batches_[fill_];
-    if (b.commands.empty()) return;
+    if (!b.count) return;
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    b.state.store(kReady, std::memory_order_release);
-    b.state.notify_one();
+    b.flag.set(kReady);
     fill_ = (fill_ + 1) % kBatches;
 }
 
-void DeferredExecutor::wait_free(Batch& b) { wait_while(b.state, kReady); }
+void DeferredExecutor::wait_free(Batch& b) { b.flag.wait_while(kReady); }
 
 // Makes `b` the decoding thread's again: waits for the executor, reports the batch's end as
 // progress if it ran in this stream, and empties it.
 void DeferredExecutor::take(Batch& b, const std::function<void(size_t)>* progress) {
     wait_free(b);
-    if (!b.commands.empty()) {
+    if (b.count) {
         if (failed_.load(std::memory_order_acquire))
             throw ContextError(fmt::format("a recording command failed: {}", error_));
         if (progress && *progress) (*progress)(b.end);
-        b.commands.clear();
+        b.count = 0;
         b.arena.reset();
     }
 }
@@ -105,7 +107,7 @@ void DeferredExecutor::drain_quietly() noexcept {
     hand_over();
     for (auto& b : batches_) {
         wait_free(b);
-        b.commands.clear();
+        b.count = 0;
         b.arena.reset();
     }
     failed_.store(false, std::memory_order_relaxed);
@@ -116,9 +118,10 @@ void DeferredExecutor::run() {
     prctl(PR_SET_TIMERSLACK, 1000UL);
     for (size_t next = 0;; next = (next + 1) % kBatches) {
         Batch& b = batches_[next];
-        if (wait_while(b.state, kFree) == kStop) return;
+        if (b.flag.wait_while(kFree) == kStop) return;
         if (!failed_.load(std::memory_order_relaxed)) {
-            for (const auto& c : b.commands) {
+            for (size_t i = 0; i < b.count; ++i) {
+                const auto& c = b.commands[i];
                 try {
                     c.exec(dispatcher_, c.args);
                 } catch (const std::exception& e) {
@@ -129,8 +132,7 @@ void DeferredExecutor::run() {
             }
         }
         batches_run_.fetch_add(1, std::memory_order_relaxed);
-        b.state.store(kFree, std::memory_order_release);
-        b.state.notify_one();
+        b.flag.set(kFree);
     }
 }
 

@@ -18,7 +18,6 @@
 #include <functional>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "protocol/codec.h"
 #include "protocol/host_dispatch.h"
@@ -54,11 +53,21 @@ public:
 
 private:
     enum : uint32_t { kFree = 0, kReady = 1 };
-    struct Batch {
+    // A hand-over flag with its own cache line (the other side spins on it while this side
+    // writes the batch) and a count of sleepers, so that a hand-over makes a futex call only
+    // when someone sleeps (libstdc++'s atomic notify always makes one).
+    struct alignas(64) Flag {
         std::atomic<uint32_t> state{kFree};
-        std::vector<protocol::host::DeferredCommand> commands;
-        protocol::TempArena arena;
+        std::atomic<uint32_t> sleepers{0};
+        void set(uint32_t v);
+        uint32_t wait_while(uint32_t v);
+    };
+    struct alignas(64) Batch {
+        Flag flag;
+        alignas(64) size_t count = 0;
         size_t end = 0;
+        protocol::TempArena arena;
+        protocol::host::DeferredCommand commands[kBatchCommands];
     };
 
     void hand_over();

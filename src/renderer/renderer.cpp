@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
 
 #include "protocol/venus_defs.h"
 #include "renderer/context.h"
@@ -23,15 +22,15 @@ RendererConfig RendererConfig::from_env() {
     if (c.blob_alignment == 0 || (c.blob_alignment & (c.blob_alignment - 1)))
         throw std::invalid_argument(fmt::format("VENUS_BLOB_ALIGNMENT={} is not a power of two", c.blob_alignment));
     c.decode_limit = env::size("VENUS_DECODE_LIMIT", c.decode_limit);
-    const std::string deferred = env::get("VENUS_DEFERRED_EXECUTION").value_or("auto");
-    if (deferred == "auto")
-        c.deferred_execution = std::thread::hardware_concurrency() >= 4;
-    else if (deferred == "on" || deferred == "1")
+    // off unless asked for: handing each decoded command to another core costs more than the
+    // decoding it saves on the machines measured (docs/PERFORMANCE.md, "Deferred execution")
+    const std::string deferred = env::get("VENUS_DEFERRED_EXECUTION").value_or("off");
+    if (deferred == "on" || deferred == "1")
         c.deferred_execution = true;
     else if (deferred == "off" || deferred == "0")
         c.deferred_execution = false;
     else
-        throw std::invalid_argument(fmt::format("VENUS_DEFERRED_EXECUTION={} is not auto, on or off", deferred));
+        throw std::invalid_argument(fmt::format("VENUS_DEFERRED_EXECUTION={} is not on or off", deferred));
     return c;
 }
 

@@ -25,8 +25,8 @@ struct RendererConfig {
     uint64_t blob_alignment = 16 << 10;          // VENUS_BLOB_ALIGNMENT
     uint64_t decode_limit = uint64_t{1} << 30;   // VENUS_DECODE_LIMIT: scratch per command
     uint32_t max_api_version = VK_API_VERSION_1_3;
-    // VENUS_DEFERRED_EXECUTION=auto|on|off: recording commands run on a thread of their own
-    // (DeferredExecutor); auto turns it on where there are at least 4 CPUs.
+    // VENUS_DEFERRED_EXECUTION=on|off (default off): recording commands run on a thread of
+    // their own (DeferredExecutor).
     bool deferred_execution = false;
     static RendererConfig from_env();
 };

@@ -24,6 +24,10 @@ const std::map<std::string, std::string> kNotCarried = {
     {"VK_KHR_swapchain_mutable_format", "WSI"},
     {"VK_KHR_incremental_present", "WSI"},
     {"VK_KHR_external_memory_fd", "no fd import/export through the vtest connection"},
+    {"VK_KHR_external_semaphore_fd", "no fd import/export through the vtest connection"},
+    {"VK_KHR_external_fence_fd", "no fd import/export through the vtest connection"},
+    {"VK_EXT_external_memory_dma_buf", "no fd import/export through the vtest connection"},
+    {"VK_EXT_queue_family_foreign", "only useful with external memory"},
     {"VK_EXT_external_memory_host", "a guest pointer means nothing to the host"},
 };
 // Property structures that belong to those extensions.
