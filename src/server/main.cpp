@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <signal.h>
 
-#include <malloc.h>
 
 #include <cstdlib>
 
@@ -11,6 +10,7 @@
 #include "transport/vtest_protocol.h"
 #include "util/env.h"
 #include "util/log.h"
+#include "util/malloc_tuning.h"
 
 namespace {
 venus::server::VtestServer* g_server = nullptr;
@@ -43,11 +43,8 @@ int main(int argc, char** argv) {
     if (!opts.renderer.memory_strategy.empty())
         venus::log::info("memory strategy forced to {}", opts.renderer.memory_strategy);
 
-    // Host drivers record command buffers in malloc'd memory on our ring threads. glibc would hand
-    // freed heap back to the kernel after every command buffer reset and fault it in again on the
-    // next recording; keep it instead (measured: up to 3x on lavapipe recording throughput).
-    mallopt(M_TRIM_THRESHOLD, 256 << 20);
-    mallopt(M_TOP_PAD, 16 << 20);
+    // host drivers record command buffers in malloc'd memory on our ring threads
+    venus::keep_freed_heap();
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa {};
     sa.sa_handler = on_signal;
