@@ -122,9 +122,13 @@ private:
     int64_t work_;
 };
 
-// 16384 draws decoded and run: serially (decode, call, decode, call ...) or with the renderer's
-// DeferredExecutor (decode here, call on its thread), against a driver of a given cost per draw.
-template <bool kDeferred>
+// 16384 draws decoded and run against a driver of a given cost per draw:
+//   Serial    decode, call, decode, call ... (what a dispatch path does)
+//   Deferred  decode here, call on the renderer's DeferredExecutor thread
+//   Inline    decode into batches of 256 as for the executor, run each batch on this thread
+enum class Mode { Serial, Deferred, Inline };
+
+template <Mode kMode>
 void BM_Pipeline(benchmark::State& state) {
     const WireCaps caps = WireCaps::everything();
     constexpr size_t kCount = 16384;
@@ -137,51 +141,33 @@ void BM_Pipeline(benchmark::State& state) {
     BusyDriver driver(state.range(0));
     renderer::DeferredExecutor executor(driver, size_t{1} << 30, "bench-exec");
     const std::function<void(size_t)> progress;
+    std::vector<protocol::host::DeferredCommand> batch;
     for (auto _ : state) {
         Decoder d(buf.data(), buf.size(), &arena, &objects);
         while (!d.at_end()) {
-            if constexpr (kDeferred) {
+            if constexpr (kMode == Mode::Deferred) {
                 d.set_arena(&executor.arena());
                 executor.push(protocol::host::decode_deferred(d), d.offset(), progress);
+            } else if constexpr (kMode == Mode::Inline) {
+                batch.push_back(protocol::host::decode_deferred(d));
+                if (batch.size() == renderer::DeferredExecutor::kBatchCommands || d.at_end()) {
+                    for (auto& c : batch) c.exec(driver, c.args);
+                    batch.clear();
+                    arena.reset();
+                }
             } else {
                 arena.reset();
                 protocol::host::dispatch_command(d, driver);
             }
         }
-        if constexpr (kDeferred) executor.drain(progress);
+        if constexpr (kMode == Mode::Deferred) executor.drain(progress);
     }
     state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kCount));
 }
 
-// Experiment: deferred decoding, batches run inline on the same thread.
-void BM_PipelineInline(benchmark::State& state) {
-    const WireCaps caps = WireCaps::everything();
-    constexpr size_t kCount = 16384;
-    std::vector<uint8_t> buf(Draw::size(caps) * kCount);
-    Encoder e(buf.data(), buf.size(), &caps);
-    for (size_t i = 0; i < kCount; ++i) Draw::encode(e);
-    MapResolver objects;
-    objects.add(0x100, VK_OBJECT_TYPE_COMMAND_BUFFER);
-    protocol::TempArena arena;
-    BusyDriver driver(state.range(0));
-    std::vector<protocol::host::DeferredCommand> batch;
-    for (auto _ : state) {
-        Decoder d(buf.data(), buf.size(), &arena, &objects);
-        while (!d.at_end()) {
-            batch.push_back(protocol::host::decode_deferred(d));
-            if (batch.size() == 256 || d.at_end()) {
-                for (auto& c : batch) c.exec(driver, c.args);
-                batch.clear();
-                arena.reset();
-            }
-        }
-    }
-    state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kCount));
-}
-BENCHMARK(BM_PipelineInline)->Name("renderer/inline/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
-
-BENCHMARK_TEMPLATE(BM_Pipeline, false)->Name("renderer/serial/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
-BENCHMARK_TEMPLATE(BM_Pipeline, true)->Name("renderer/deferred/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
+BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Serial)->Name("renderer/serial/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
+BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Deferred)->Name("renderer/deferred/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
+BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Inline)->Name("renderer/inline/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
 
 BENCHMARK_TEMPLATE(BM_Encode, Draw)->Name("codec/encode/vkCmdDraw");
 BENCHMARK_TEMPLATE(BM_Encode, BindVertexBuffers)->Name("codec/encode/vkCmdBindVertexBuffers");
