@@ -312,20 +312,24 @@ VkResult enumerate_locked(Instance& inst) {
     return VK_SUCCESS;
 }
 
+// enumerate_locked, with a failure to reach the renderer logged as what could not be listed.
+VkResult enumerate_or_log(Instance& inst, const char* what) {
+    try {
+        return enumerate_locked(inst);
+    } catch (...) {
+        inst.conn->on_exception();
+        log::error("cannot enumerate the renderer's {}", what);
+        return VK_ERROR_INITIALIZATION_FAILED;
+    }
+}
+
 }  // namespace
 
 VKAPI_ATTR VkResult VKAPI_CALL icd_vkEnumeratePhysicalDevices(VkInstance instance, uint32_t* pPhysicalDeviceCount,
                                                               VkPhysicalDevice* pPhysicalDevices) {
     Instance* inst = Instance::from(instance);
     std::lock_guard lock(inst->mutex);
-    try {
-        const VkResult r = enumerate_locked(*inst);
-        if (r != VK_SUCCESS) return r;
-    } catch (...) {
-        inst->conn->on_exception();
-        log::error("cannot enumerate the renderer's physical devices");
-        return VK_ERROR_INITIALIZATION_FAILED;
-    }
+    if (const VkResult r = enumerate_or_log(*inst, "physical devices"); r != VK_SUCCESS) return r;
     std::vector<VkPhysicalDevice> all;
     for (auto& pd : inst->physical_devices) all.push_back(pd->handle());
     return fill(all, pPhysicalDeviceCount, pPhysicalDevices);
@@ -335,14 +339,7 @@ VKAPI_ATTR VkResult VKAPI_CALL icd_vkEnumeratePhysicalDeviceGroups(VkInstance in
                                                                    VkPhysicalDeviceGroupProperties* pGroups) {
     Instance* inst = Instance::from(instance);
     std::lock_guard lock(inst->mutex);
-    try {
-        const VkResult r = enumerate_locked(*inst);
-        if (r != VK_SUCCESS) return r;
-    } catch (...) {
-        inst->conn->on_exception();
-        log::error("cannot enumerate the renderer's physical device groups");
-        return VK_ERROR_INITIALIZATION_FAILED;
-    }
+    if (const VkResult r = enumerate_or_log(*inst, "physical device groups"); r != VK_SUCCESS) return r;
     if (!pGroups) {
         *pPhysicalDeviceGroupCount = static_cast<uint32_t>(inst->groups.size());
         return VK_SUCCESS;

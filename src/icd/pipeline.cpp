@@ -98,68 +98,75 @@ bool wants_result(uint32_t n, const Info* infos) {
     return false;
 }
 
+// vkCreate{Graphics,Compute}Pipelines: the handles are chosen here, `clean()` gives the create
+// infos without garbage in ignored members (an object with data()), and `send(infos, result)`
+// encodes them, with a round trip only when the application needs the result.
+template <class Info, class Clean, class Send>
+VkResult create_pipelines(VkDevice device, uint32_t count, const Info* pCreateInfos, VkPipeline* pPipelines,
+                          Clean&& clean, Send&& send) {
+    Connection& conn = Device::from(device)->conn();
+    auto clear = [&] {
+        for (uint32_t i = 0; i < count; ++i) pPipelines[i] = VK_NULL_HANDLE;
+    };
+    clear();
+    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
+    try {
+        for (uint32_t i = 0; i < count; ++i) pPipelines[i] = new_handle<VkPipeline>();
+        auto cleaned = clean();
+        const VkResult r = send(cleaned.data(), wants_result(count, pCreateInfos));
+        for (uint32_t i = 0; i < count; ++i) no_feedback(pCreateInfos[i].pNext);
+        if (r < 0) clear();
+        return r;
+    } catch (...) {
+        clear();
+        return conn.on_exception();
+    }
+}
+
 }  // namespace
 
 VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateGraphicsPipelines(VkDevice device, VkPipelineCache pipelineCache, uint32_t createInfoCount,
                                                              const VkGraphicsPipelineCreateInfo* pCreateInfos,
                                                              const VkAllocationCallbacks*, VkPipeline* pPipelines) {
-    Connection& conn = Device::from(device)->conn();
-    for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
-    try {
-        for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = new_handle<VkPipeline>();
-        CleanGraphics clean(createInfoCount, pCreateInfos);
-        const VkGraphicsPipelineCreateInfo* infos = clean.data();
-        VkResult r = VK_SUCCESS;
-        auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-        auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateGraphicsPipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-        if (wants_result(createInfoCount, pCreateInfos)) {
-            r = conn.call(size, enc,
-                          [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
-                          [&](Decoder& d) { return guest::decode_vkCreateGraphicsPipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
-        } else {
-            conn.submit(size, enc);
-        }
-        for (uint32_t i = 0; i < createInfoCount; ++i) no_feedback(pCreateInfos[i].pNext);
-        if (r < 0)
-            for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-        return r;
-    } catch (...) {
-        for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-        return conn.on_exception();
-    }
+    return create_pipelines(
+        device, createInfoCount, pCreateInfos, pPipelines, [&] { return CleanGraphics(createInfoCount, pCreateInfos); },
+        [&](const VkGraphicsPipelineCreateInfo* infos, bool result) {
+            auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
+            auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateGraphicsPipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
+            Connection& conn = Device::from(device)->conn();
+            if (!result) {
+                conn.submit(size, enc);
+                return VK_SUCCESS;
+            }
+            return conn.call(size, enc,
+                             [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
+                             [&](Decoder& d) { return guest::decode_vkCreateGraphicsPipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
+        });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateComputePipelines(VkDevice device, VkPipelineCache pipelineCache, uint32_t createInfoCount,
                                                             const VkComputePipelineCreateInfo* pCreateInfos,
                                                             const VkAllocationCallbacks*, VkPipeline* pPipelines) {
-    Connection& conn = Device::from(device)->conn();
-    for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-    if (conn.lost()) return VK_ERROR_DEVICE_LOST;
-    try {
-        for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = new_handle<VkPipeline>();
-        std::vector<VkComputePipelineCreateInfo> copy(pCreateInfos, pCreateInfos + createInfoCount);
-        for (auto& c : copy)
-            if (!(c.flags & VK_PIPELINE_CREATE_DERIVATIVE_BIT)) c.basePipelineHandle = VK_NULL_HANDLE;
-        const VkComputePipelineCreateInfo* infos = copy.data();
-        VkResult r = VK_SUCCESS;
-        auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-        auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateComputePipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-        if (wants_result(createInfoCount, pCreateInfos)) {
-            r = conn.call(size, enc,
-                          [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
-                          [&](Decoder& d) { return guest::decode_vkCreateComputePipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
-        } else {
-            conn.submit(size, enc);
-        }
-        for (uint32_t i = 0; i < createInfoCount; ++i) no_feedback(pCreateInfos[i].pNext);
-        if (r < 0)
-            for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-        return r;
-    } catch (...) {
-        for (uint32_t i = 0; i < createInfoCount; ++i) pPipelines[i] = VK_NULL_HANDLE;
-        return conn.on_exception();
-    }
+    return create_pipelines(
+        device, createInfoCount, pCreateInfos, pPipelines,
+        [&] {
+            std::vector<VkComputePipelineCreateInfo> copy(pCreateInfos, pCreateInfos + createInfoCount);
+            for (auto& c : copy)
+                if (!(c.flags & VK_PIPELINE_CREATE_DERIVATIVE_BIT)) c.basePipelineHandle = VK_NULL_HANDLE;
+            return copy;
+        },
+        [&](const VkComputePipelineCreateInfo* infos, bool result) {
+            auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
+            auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateComputePipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
+            Connection& conn = Device::from(device)->conn();
+            if (!result) {
+                conn.submit(size, enc);
+                return VK_SUCCESS;
+            }
+            return conn.call(size, enc,
+                             [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
+                             [&](Decoder& d) { return guest::decode_vkCreateComputePipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
+        });
 }
 
 }  // namespace venus::icd

@@ -7,8 +7,9 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "checks.h"
 #include "protocol/venus_defs.h"
@@ -16,6 +17,18 @@
 namespace venus::doctor {
 
 namespace {
+
+// The N of a probe's "the allocation starts N bytes into the exported fd" (empty if absent).
+std::string allocation_offset(const std::string& reason) {
+    static constexpr std::string_view kBefore = "the allocation starts ", kAfter = " bytes into the exported fd";
+    const size_t at = reason.find(kBefore);
+    if (at == std::string::npos) return {};
+    const size_t digits = at + kBefore.size();
+    size_t end = digits;
+    while (end < reason.size() && reason[end] >= '0' && reason[end] <= '9') ++end;
+    if (end == digits || reason.compare(end, kAfter.size(), kAfter) != 0) return {};
+    return reason.substr(digits, end - digits);
+}
 
 using renderer::MemoryStrategy;
 
@@ -132,11 +145,9 @@ void diagnose_host(const HostFacts& h, const ServerFacts& s, Report& r) {
                 if (none_reason.empty()) none_reason = t.reason;
             }
             if (t.strategy == MemoryStrategy::Shadow) shadow.push_back(t.index);
-            static const std::regex starts(R"(the allocation starts (\d+) bytes into the exported fd)");
-            std::smatch m;
-            if (std::regex_search(t.reason, m, starts)) {
+            if (const std::string bytes = allocation_offset(t.reason); !bytes.empty()) {
                 offset.push_back(t.index);
-                offset_words = m[1];
+                offset_words = bytes;
             }
             if (t.reason.find("opaque-fd: mmap of the exported fd") != std::string::npos) unmappable.push_back(t.index);
         }
