@@ -24,6 +24,7 @@ from emit_codec import CodecEmitter  # noqa: E402
 from emit_defs import emit_defs  # noqa: E402
 import emit_dispatch  # noqa: E402
 import emit_renderer  # noqa: E402
+import emit_fast_path  # noqa: E402
 import emit_icd  # noqa: E402
 import emit_testgen  # noqa: E402
 
@@ -37,6 +38,7 @@ def outputs() -> list[str]:
     files += [f'protocol/host_codec_{i}.cpp' for i in range(SHARDS['host'])]
     files += emit_dispatch.outputs()
     files += emit_renderer.outputs(SHARDS['renderer'])
+    files += emit_fast_path.outputs()
     files += emit_icd.outputs(SHARDS['icd'])
     files += emit_testgen.outputs(SHARDS['testgen'])
     return files
@@ -101,6 +103,7 @@ def main() -> int:
         files[f'protocol/host_codec_{i}.cpp'] = text
     files.update(emit_dispatch.emit(proto))
     files.update(emit_renderer.emit(proto, SHARDS['renderer']))
+    files.update(emit_fast_path.emit(proto))
     files.update(emit_icd.emit(proto, SHARDS['icd']))
     files.update(emit_testgen.emit(proto, SHARDS['testgen']))
 

@@ -210,6 +210,12 @@ public:
     size_t offset() const { return static_cast<size_t>(cur_ - begin_); }
     size_t remaining() const { return static_cast<size_t>(end_ - cur_); }
     bool at_end() const { return cur_ >= end_; }
+    // The next unread byte, and moving past bytes another reader has consumed.
+    const uint8_t* position() const { return cur_; }
+    void skip(size_t n) {
+        if (n > remaining()) short_read(n, "the rest of a command");
+        cur_ += n;
+    }
     uint32_t command() const { return command_; }
     void set_command(uint32_t id) { command_ = id; }
     void set_resolver(HandleResolver* resolver) { resolver_ = resolver; }

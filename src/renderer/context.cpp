@@ -50,6 +50,7 @@ Context::~Context() {
 
 size_t Context::decode_limit() const { return renderer_.config().decode_limit; }
 bool Context::deferred_execution() const { return renderer_.config().deferred_execution; }
+bool Context::fast_path() const { return renderer_.config().fast_path; }
 
 std::string Context::fatal_reason() const {
     std::lock_guard lock(const_cast<std::mutex&>(mutex_));

@@ -69,6 +69,7 @@ public:
     ObjectTable& objects() { return objects_; }
     // Whether dispatch paths run long runs of recording commands on an executor thread.
     bool deferred_execution() const;
+    bool fast_path() const;
     void check_new_object(uint64_t id, VkObjectType type);
     Object& add_object(uint64_t id, VkObjectType type, uint64_t handle, InstanceObject& owner);
     Object& add_object(uint64_t id, VkObjectType type, uint64_t handle, DeviceObject& owner);

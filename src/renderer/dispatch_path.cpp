@@ -18,6 +18,8 @@ DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_c
     if (ctx.deferred_execution())
         executor_ = std::make_unique<DeferredExecutor>(*dispatcher_, scratch_cap,
                                                        fmt::format("venus-exec-{}", ctx.id()));
+    else if (ctx.fast_path())
+        fast_ = std::make_unique<FastPath>(objects_);
 }
 
 DispatchPath::~DispatchPath() {
@@ -49,6 +51,13 @@ void DispatchPath::run_stream(protocol::Decoder& d, protocol::TempArena& arena,
     try {
         while (!d.at_end()) {
             if (ctx_.is_fatal()) throw ContextError("the context is fatal");
+            if (fast_) {
+                if (const size_t used = fast_->run(d.position(), d.remaining())) {
+                    d.skip(used);
+                    if (after_command) after_command(d.offset());
+                    continue;
+                }
+            }
             if (executor_ && (deferring || d.remaining() >= kDeferMinBytes)) {
                 d.set_arena(&executor_->arena());
                 const protocol::host::DeferredCommand c = protocol::host::decode_deferred(d);

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "protocol/codec.h"
+#include "renderer/fast_path.h"
 #include "renderer/object_table.h"
 #include "renderer/resource.h"
 
@@ -56,6 +57,8 @@ private:
     Kind kind_;
     Ring* ring_;
     CachedResolver objects_;
+    // plain recording commands, when neither the executor nor the configuration says otherwise
+    std::unique_ptr<FastPath> fast_;
     protocol::TempArena arena_;
     protocol::TempArena nested_arena_;
     std::unique_ptr<RendererDispatcher> dispatcher_;

@@ -56,7 +56,7 @@ private:
 // A dispatch path's view of the table: recently used ids are answered without taking the
 // table's lock until any object is destroyed (Vulkan forbids destroying an object another thread
 // is using, so a path never needs an object that went away while it looked at it).
-class CachedResolver : public protocol::HandleResolver {
+class CachedResolver final : public protocol::HandleResolver {
 public:
     explicit CachedResolver(ObjectTable& table) : table_(table) {}
     const protocol::ObjectRef* find(uint64_t id) override {

@@ -24,13 +24,8 @@ RendererConfig RendererConfig::from_env() {
     c.decode_limit = env::size("VENUS_DECODE_LIMIT", c.decode_limit);
     // off unless asked for: handing each decoded command to another core costs more than the
     // decoding it saves on the machines measured (docs/PERFORMANCE.md, "Deferred execution")
-    const std::string deferred = env::get("VENUS_DEFERRED_EXECUTION").value_or("off");
-    if (deferred == "on" || deferred == "1")
-        c.deferred_execution = true;
-    else if (deferred == "off" || deferred == "0")
-        c.deferred_execution = false;
-    else
-        throw std::invalid_argument(fmt::format("VENUS_DEFERRED_EXECUTION={} is not on or off", deferred));
+    c.deferred_execution = env::flag("VENUS_DEFERRED_EXECUTION", false);
+    c.fast_path = env::flag("VENUS_FAST_PATH", true);
     return c;
 }
 

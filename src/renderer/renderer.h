@@ -28,6 +28,9 @@ struct RendererConfig {
     // VENUS_DEFERRED_EXECUTION=on|off (default off): recording commands run on a thread of
     // their own (DeferredExecutor).
     bool deferred_execution = false;
+    // VENUS_FAST_PATH=on|off (default on): plain recording commands run straight from the wire
+    // (FastPath); off sends every command through the general decoder, for comparison.
+    bool fast_path = true;
     static RendererConfig from_env();
 };
 

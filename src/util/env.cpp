@@ -52,7 +52,9 @@ uint64_t size(const char* name, uint64_t fallback) {
 bool flag(const char* name, bool fallback) {
     const auto v = get(name);
     if (!v) return fallback;
-    return *v == "1" || *v == "true" || *v == "yes" || *v == "on";
+    if (*v == "1" || *v == "true" || *v == "yes" || *v == "on") return true;
+    if (*v == "0" || *v == "false" || *v == "no" || *v == "off") return false;
+    throw std::invalid_argument(fmt::format("{}={} is not on or off", name, *v));
 }
 
 }  // namespace venus::env

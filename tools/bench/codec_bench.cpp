@@ -7,6 +7,8 @@
 #include "protocol/guest_codec.h"
 #include "protocol/host_dispatch.h"
 #include "renderer/deferred_executor.h"
+#include "renderer/fast_path.h"
+#include "renderer/object_table.h"
 
 namespace venus::bench {
 namespace {
@@ -109,24 +111,48 @@ void BM_DecodeDispatch(benchmark::State& state) {
 }
 
 // A host driver whose vkCmdDraw costs `work` steps of a dependent loop (0: free).
+int64_t g_draw_work = 0;
+void VKAPI_CALL busy_draw(VkCommandBuffer, uint32_t vertex_count, uint32_t, uint32_t, uint32_t) {
+    uint64_t x = vertex_count;
+    for (int64_t i = 0; i < g_draw_work; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
+    benchmark::DoNotOptimize(x);
+}
 class BusyDriver : public protocol::host::NullDispatcher {
 public:
-    explicit BusyDriver(int64_t work) : work_(work) {}
+    explicit BusyDriver(int64_t work) { g_draw_work = work; }
     void vkCmdDraw(protocol::host::vkCmdDraw_args& a) override {
-        uint64_t x = a.vertexCount;
-        for (int64_t i = 0; i < work_; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
-        benchmark::DoNotOptimize(x);
+        busy_draw(a.commandBuffer, a.vertexCount, a.instanceCount, a.firstVertex, a.firstInstance);
     }
+};
 
-private:
-    int64_t work_;
+// The renderer's object table with one device whose vkCmdDraw is busy_draw and one command
+// buffer, id 0x100, looked up through a dispatch path's cache.
+struct RendererObjects {
+    RendererObjects() {
+        auto dev = std::make_unique<renderer::DeviceObject>();
+        dev->id = 0x10;
+        dev->type = VK_OBJECT_TYPE_DEVICE;
+        dev->handle = 0x1000;
+        dev->fn.CmdDraw = busy_draw;
+        dev->device = dev.get();
+        auto* device = static_cast<renderer::DeviceObject*>(table.insert(std::move(dev)));
+        auto cb = std::make_unique<renderer::Object>();
+        cb->id = 0x100;
+        cb->type = VK_OBJECT_TYPE_COMMAND_BUFFER;
+        cb->handle = 0x1100;
+        cb->device = device;
+        table.insert(std::move(cb));
+    }
+    renderer::ObjectTable table;
+    renderer::CachedResolver cached{table};
 };
 
 // 16384 draws decoded and run against a driver of a given cost per draw:
 //   Serial    decode, call, decode, call ... (what a dispatch path does)
 //   Deferred  decode here, call on the renderer's DeferredExecutor thread
 //   Inline    decode into batches of 256 as for the executor, run each batch on this thread
-enum class Mode { Serial, Deferred, Inline };
+//   Fast      the renderer's fast path (FastPath): arguments straight from the wire into the call
+enum class Mode { Serial, Deferred, Inline, Fast };
 
 template <Mode kMode>
 void BM_Pipeline(benchmark::State& state) {
@@ -135,17 +161,21 @@ void BM_Pipeline(benchmark::State& state) {
     std::vector<uint8_t> buf(Draw::size(caps) * kCount);
     Encoder e(buf.data(), buf.size(), &caps);
     for (size_t i = 0; i < kCount; ++i) Draw::encode(e);
-    MapResolver objects;
-    objects.add(0x100, VK_OBJECT_TYPE_COMMAND_BUFFER);
+    RendererObjects objects;
+    renderer::FastPath fast(objects.cached);
     protocol::TempArena arena;
     BusyDriver driver(state.range(0));
     renderer::DeferredExecutor executor(driver, size_t{1} << 30, "bench-exec");
     const std::function<void(size_t)> progress;
     std::vector<protocol::host::DeferredCommand> batch;
     for (auto _ : state) {
-        Decoder d(buf.data(), buf.size(), &arena, &objects);
+        Decoder d(buf.data(), buf.size(), &arena, &objects.cached);
         while (!d.at_end()) {
-            if constexpr (kMode == Mode::Deferred) {
+            if constexpr (kMode == Mode::Fast) {
+                const size_t used = fast.run(d.position(), d.remaining());
+                if (!used) throw std::logic_error("vkCmdDraw left the fast path");
+                d.skip(used);
+            } else if constexpr (kMode == Mode::Deferred) {
                 d.set_arena(&executor.arena());
                 executor.push(protocol::host::decode_deferred(d), d.offset(), progress);
             } else if constexpr (kMode == Mode::Inline) {
@@ -168,6 +198,7 @@ void BM_Pipeline(benchmark::State& state) {
 BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Serial)->Name("renderer/serial/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
 BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Deferred)->Name("renderer/deferred/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
 BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Inline)->Name("renderer/inline/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
+BENCHMARK_TEMPLATE(BM_Pipeline, Mode::Fast)->Name("renderer/fast/vkCmdDraw")->Arg(0)->Arg(20)->Arg(60);
 
 BENCHMARK_TEMPLATE(BM_Encode, Draw)->Name("codec/encode/vkCmdDraw");
 BENCHMARK_TEMPLATE(BM_Encode, BindVertexBuffers)->Name("codec/encode/vkCmdBindVertexBuffers");
