@@ -50,6 +50,10 @@ icd_tests() {
 STEP=icd-tests step "guest-driver tests" icd_tests
 STEP=bench step "venus-bench" env VENUS_BENCH_NATIVE_ICD="$NV" $B/tools/venus-bench --benchmark_repetitions=3 \
   --benchmark_report_aggregates_only=true
+# the recording benchmarks with every command through the general decoder (fast path off)
+STEP=bench-general step "venus-bench, VENUS_FAST_PATH=off" env VENUS_BENCH_NATIVE_ICD="$NV" \
+  VENUS_FAST_PATH=off $B/tools/venus-bench --benchmark_filter=Record --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true
 # the same recording benchmarks with the renderer's executor thread on (off by default)
 STEP=bench-deferred step "venus-bench, VENUS_DEFERRED_EXECUTION=on" env VENUS_BENCH_NATIVE_ICD="$NV" \
   VENUS_DEFERRED_EXECUTION=on $B/tools/venus-bench --benchmark_filter=Record --benchmark_repetitions=3 \

@@ -1,6 +1,7 @@
 // Command pools and command buffers: recording into the driver's own memory, flushing in bulk.
 #include "icd/command_buffer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -19,12 +20,16 @@ CommandBuffer::CommandBuffer(uint64_t id, Device* device, CommandPool* pool, VkC
 void CommandBuffer::fail(VkResult result) {
     if (error_ == VK_SUCCESS) error_ = result;
     len_ = 0;
+    limit_ = 0;  // every reserve() goes through grow(), which refuses
 }
 
 uint8_t* CommandBuffer::grow(size_t n) {
     if (error_ != VK_SUCCESS) return nullptr;
     try {
-        if (len_ >= kFlushBytes) flush();
+        if (len_ && len_ + n > flush_at_) {
+            flush();
+            flush_at_ = std::min(flush_at_ * 2, kFlushBytes);
+        }
         if (cap_ - len_ < n) {
             size_t c = cap_ ? cap_ * 2 : 4096;
             while (c - len_ < n) c *= 2;
@@ -33,6 +38,7 @@ uint8_t* CommandBuffer::grow(size_t n) {
             buf_ = std::move(bigger);
             cap_ = c;
         }
+        limit_ = std::max(std::min(cap_, flush_at_), len_ + n);
     } catch (...) {
         fail(device_->conn().on_exception());
         return nullptr;
@@ -90,6 +96,8 @@ void CommandBuffer::reset_local(bool release_memory) {
         buf_.reset();
         cap_ = 0;
     }
+    flush_at_ = kFirstFlushBytes;
+    limit_ = std::min(cap_, flush_at_);
 }
 
 // ------------------------------------------------------------------------------------ pools

@@ -1,7 +1,9 @@
 // Command buffers record into memory of their own: every vkCmd* is encoded into the command
 // buffer's stream (no ring write, no reply). The stream reaches the renderer in bulk: at
-// vkEndCommandBuffer, or in pieces of kFlushBytes while a large command buffer is still being
-// recorded (so that the renderer records on the host while the application records here).
+// vkEndCommandBuffer, or in pieces while a large command buffer is still being recorded (so
+// that the renderer records on the host while the application records here): the first piece
+// of a recording is kFirstFlushBytes, so the renderer starts early, and each next one twice the
+// last, up to kFlushBytes.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -27,7 +29,7 @@ public:
     // Room for `n` more bytes of commands (nullptr once recording has failed); commit(n) after
     // writing them.
     uint8_t* reserve(size_t n) {
-        if (cap_ - len_ >= n) return buf_.get() + len_;
+        if (limit_ - len_ >= n) return buf_.get() + len_;
         return grow(n);
     }
     void commit(size_t n) { len_ += n; }
@@ -52,6 +54,7 @@ public:
     void reset_local(bool release_memory);
     void fail(VkResult result);
 
+    static constexpr size_t kFirstFlushBytes = 16 << 10;
     static constexpr size_t kFlushBytes = 256 << 10;
 
 private:
@@ -65,6 +68,8 @@ private:
     std::unique_ptr<uint8_t[]> buf_;
     size_t len_ = 0;
     size_t cap_ = 0;
+    size_t flush_at_ = kFirstFlushBytes;  // the size of the next piece sent while recording
+    size_t limit_ = 0;                    // reserve() fits up to here: min(cap_, flush_at_) or one command
     VkResult error_ = VK_SUCCESS;
 };
 

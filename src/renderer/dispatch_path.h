@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "protocol/codec.h"
 #include "renderer/fast_path.h"
@@ -49,6 +50,7 @@ public:
     void forget_resource(uint32_t res_id);
 
     bool executing_streams = false;  // inside vkExecuteCommandStreamsMESA (no nesting)
+    std::vector<uint8_t> stream_copy;  // its private copy of the stream being decoded
 
 private:
     void run_stream(protocol::Decoder& d, protocol::TempArena& arena, const std::function<void(size_t)>& after_command);

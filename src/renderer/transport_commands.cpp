@@ -37,7 +37,8 @@ void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA
     std::vector<VkCommandStreamDescriptionMESA> streams(a.pStreams, a.pStreams + a.streamCount);
     std::vector<uint64_t> positions;
     if (a.pReplyPositions) positions.assign(a.pReplyPositions, a.pReplyPositions + a.streamCount);
-    std::vector<uint8_t> bytes;
+    // kept by the path: a fresh 256 KiB vector per stream would be mmap'd and faulted in anew
+    std::vector<uint8_t>& bytes = path_.stream_copy;
     path_.executing_streams = true;
     try {
         for (size_t i = 0; i < streams.size(); ++i) {
