@@ -2,7 +2,8 @@
 # Installs dependencies, builds venus-cpp and runs every test:
 #   1. the whole ctest suite (unit, integration, guest driver, Mesa's venus, apps, doctor)
 #   2. the same suite built with AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. the decoder fuzzer (libFuzzer, clang) for VENUS_FUZZ_SECONDS (default 120) from the seed corpus
+#   3. the fuzzers (libFuzzer, clang), each for VENUS_FUZZ_SECONDS (default 120) from the seed corpus:
+#      the decoder, and the renderer's fast path against the general decoder (differential)
 # VENUS_TEST_STAGES="main asan fuzz" selects stages (default: all three).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ if [[ " $STAGES " == *" asan "* ]]; then
 fi
 
 if [[ " $STAGES " == *" fuzz "* ]]; then
-  stage "build-fuzz: the decoder fuzzer (libFuzzer + ASan/UBSan, clang)"
+  stage "build-fuzz: the decoder fuzzer and the fast-path differential fuzzer (libFuzzer + ASan/UBSan, clang)"
   CORPUS="$BUILD/tests/fuzz/corpus"
   if [ ! -d "$CORPUS" ] || [ -z "$(ls -A "$CORPUS")" ]; then
     cmake --build "$BUILD" --target venus_fuzz_seed_corpus
@@ -42,11 +43,16 @@ if [[ " $STAGES " == *" fuzz "* ]]; then
   fi
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVENUS_FUZZ=ON \
     -DVENUS_SANITIZE=ON -DVENUS_BUILD_BENCH=OFF
-  cmake --build build-fuzz -j "$JOBS" --target venus_decode_fuzzer
+  cmake --build build-fuzz -j "$JOBS" --target venus_decode_fuzzer venus_fast_path_fuzzer
   mkdir -p build-fuzz/artifacts
-  build-fuzz/tests/fuzz/venus_decode_fuzzer -max_total_time="${VENUS_FUZZ_SECONDS:-120}" -max_len=8192 \
-    -rss_limit_mb=2048 -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 "$CORPUS"
-  summary+=("decoder fuzzer: ${VENUS_FUZZ_SECONDS:-120} s, no crash")
+  for fuzzer in decode fast_path; do
+    # each fuzzer grows its own copy of the seed corpus
+    mkdir -p "build-fuzz/corpus-$fuzzer"
+    build-fuzz/tests/fuzz/venus_${fuzzer}_fuzzer -max_total_time="${VENUS_FUZZ_SECONDS:-120}" -max_len=8192 \
+      -rss_limit_mb=2048 -artifact_prefix=build-fuzz/artifacts/ -print_final_stats=1 \
+      "build-fuzz/corpus-$fuzzer" "$CORPUS"
+    summary+=("$fuzzer fuzzer: ${VENUS_FUZZ_SECONDS:-120} s, no crash")
+  done
 fi
 
 echo

@@ -38,15 +38,21 @@ public:
 
     // For the generated handlers.
     // The command buffer named by the id at `at`, and its device's host functions.
+    // Recording commands come in runs on one command buffer: the last one is remembered until
+    // any object is destroyed.
     bool command_buffer(const uint8_t* at, VkCommandBuffer& cb, const DeviceFns*& fns) {
         uint64_t id;
         std::memcpy(&id, at, 8);
-        const protocol::ObjectRef* ref = objects_.find(id);
-        if (!ref || ref->type != VK_OBJECT_TYPE_COMMAND_BUFFER) return false;
-        const DeviceObject* device = static_cast<const Object*>(ref)->device;
-        if (!device) return false;
-        cb = reinterpret_cast<VkCommandBuffer>(ref->handle);
-        fns = &device->fn;
+        const uint64_t gen = objects_.generation();
+        if (id != last_.id || gen != last_.generation || !last_.fns) {
+            const protocol::ObjectRef* ref = objects_.find(id);
+            if (!ref || ref->type != VK_OBJECT_TYPE_COMMAND_BUFFER) return false;
+            const DeviceObject* device = static_cast<const Object*>(ref)->device;
+            if (!device) return false;
+            last_ = {id, gen, reinterpret_cast<VkCommandBuffer>(ref->handle), &device->fn};
+        }
+        cb = last_.cb;
+        fns = last_.fns;
         return true;
     }
     // A non-dispatchable handle named by the id at `at` (0: VK_NULL_HANDLE, if not `required`).
@@ -70,6 +76,12 @@ private:
     static const size_t kTableSize;
     static const Handler kTable[];
     CachedResolver& objects_;
+    struct {
+        uint64_t id = 0;
+        uint64_t generation = 0;
+        VkCommandBuffer cb = VK_NULL_HANDLE;
+        const DeviceFns* fns = nullptr;
+    } last_;
 };
 
 }  // namespace venus::renderer

@@ -68,6 +68,8 @@ public:
         return ref;
     }
     uint64_t id_of(VkObjectType type, uint64_t handle) override { return table_.id_of(type, handle); }
+    // Whether anything was destroyed since generation() returned `gen`.
+    uint64_t generation() const { return table_.generation(); }
 
 private:
     static constexpr size_t kSlots = 64;

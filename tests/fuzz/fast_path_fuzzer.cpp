@@ -1,0 +1,103 @@
+// libFuzzer target, differential: the renderer's fast path against the general decoder on the
+// same bytes. For every plain recording command of the input, the general path (decode the
+// arguments, call the host function) runs first; then the fast path must either make exactly
+// the same call and take exactly the same bytes, or — when the general path refused the command
+// or a reply was asked for — decline it and call nothing. Any other outcome aborts.
+//
+// Objects are made on first sight with the type named by the id's upper 32 bits (as in the seed
+// corpus); ids ending in 0xff are unknown.
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "fast_path_support.h"
+#include "protocol/codec.h"
+#include "renderer/fast_path.h"
+#include "renderer/object_table.h"
+
+namespace {
+
+using namespace venus;
+
+const testgen::FastCase* case_of(uint32_t id) {
+    static const std::vector<const testgen::FastCase*> by_id = [] {
+        std::vector<const testgen::FastCase*> v;
+        for (size_t i = 0; i < testgen::kFastCaseCount; ++i) {
+            const auto& c = testgen::kFastCases[i];
+            if (v.size() <= c.id) v.resize(c.id + 1);
+            v[c.id] = &c;
+        }
+        return v;
+    }();
+    return id < by_id.size() ? by_id[id] : nullptr;
+}
+
+class LazyObjects : public protocol::HandleResolver {
+public:
+    LazyObjects() {
+        auto dev = std::make_unique<renderer::DeviceObject>();
+        dev->id = 1;
+        dev->type = VK_OBJECT_TYPE_DEVICE;
+        dev->handle = 0xd000;
+        device = static_cast<renderer::DeviceObject*>(table.insert(std::move(dev)));
+        device->device = device;
+        for (size_t i = 0; i < testgen::kFastCaseCount; ++i) testgen::kFastCases[i].install(device->fn);
+    }
+    const protocol::ObjectRef* find(uint64_t id) override {
+        if (id == 0 || (id & 0xff) == 0xff || (id >> 32) > 0x7fffffffu) return nullptr;
+        if (!table.get_any(id)) {
+            auto o = std::make_unique<renderer::Object>();
+            o->id = id;
+            o->type = static_cast<VkObjectType>(id >> 32);
+            o->handle = id ^ 0x5a5a000000000000ull;
+            o->device = device;
+            table.insert(std::move(o));
+        }
+        return table.find(id);
+    }
+    uint64_t id_of(VkObjectType type, uint64_t handle) override { return table.id_of(type, handle); }
+
+    renderer::ObjectTable table;
+    renderer::DeviceObject* device = nullptr;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    LazyObjects objects;
+    renderer::CachedResolver cached(objects.table);
+    renderer::FastPath fast(cached);
+    protocol::TempArena arena(size_t{1} << 20);
+    auto& captured = testgen::captured_calls();
+    while (size >= 8) {
+        uint32_t header[2];
+        std::memcpy(header, data, 8);
+        const testgen::FastCase* fc = case_of(header[0]);
+        if (!fc) {
+            if (fast.run(data, size) != 0) std::abort();  // not a plain recording command
+            break;
+        }
+        captured.clear();
+        protocol::Decoder d(data + 8, size - 8, &arena, &objects);
+        bool valid = true;
+        try {
+            fc->reference(d, objects.device->fn);
+        } catch (const protocol::WireError&) {
+            valid = false;
+        }
+        const size_t consumed = 8 + d.offset();
+        const std::vector<uint8_t> expected = captured;
+        captured.clear();
+        const size_t used = fast.run(data, size);
+        if (valid && header[1] == 0) {
+            if (used != consumed || captured != expected) std::abort();
+        } else if (used != 0 || !captured.empty()) {
+            std::abort();
+        }
+        if (!valid) break;
+        data += consumed;
+        size -= consumed;
+    }
+    return 0;
+}
