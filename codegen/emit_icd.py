@@ -348,12 +348,6 @@ class IcdEmitter:
             w()
             w('namespace venus::icd {')
             w()
-            w('using protocol::Decoder;')
-            w('using protocol::Encoder;')
-            w('using protocol::WireCaps;')
-            w('using protocol::guest_object_id;')
-            w('namespace guest = protocol::guest;')
-            w()
         for cmd in self.cmds:
             if cmd.name in MANUAL:
                 continue

@@ -10,10 +10,6 @@
 
 namespace venus::icd {
 
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 CommandBuffer::CommandBuffer(uint64_t id, Device* device, CommandPool* pool, VkCommandBufferLevel level)
     : Dispatchable(id), device_(device), pool_(pool), level_(level), caps_(&device->conn().caps()) {}
 

@@ -14,11 +14,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 enum class Kind { Image, TexelBuffer, Buffer, Other };

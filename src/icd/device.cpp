@@ -8,11 +8,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 bool Device::has_extension(const char* name) const {
     return std::find(extensions.begin(), extensions.end(), name) != extensions.end();
 }

@@ -14,11 +14,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 // The instance extensions this driver implements itself (no WSI in this driver).

@@ -11,11 +11,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 // Allocations at least this large are round trips: their failure is worth reporting.

@@ -10,11 +10,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 constexpr uint32_t kDriverApiVersion = VK_MAKE_API_VERSION(0, 1, 3, VK_HEADER_VERSION);

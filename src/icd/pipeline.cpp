@@ -12,11 +12,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 bool has_dynamic(const VkPipelineDynamicStateCreateInfo* d, VkDynamicState s) {

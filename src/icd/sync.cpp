@@ -10,11 +10,6 @@
 
 namespace venus::icd {
 
-using protocol::Decoder;
-using protocol::Encoder;
-using protocol::WireCaps;
-namespace guest = protocol::guest;
-
 namespace {
 
 constexpr uint64_t kSliceNs = 2'000'000;
