@@ -128,17 +128,11 @@ void RendererDispatcher::vkCreateInstance(vkCreateInstance_args& a) {
     app.apiVersion = std::clamp<uint32_t>(app.apiVersion, VK_API_VERSION_1_1, max_api_version(r));
     VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO, gi.pNext};
     info.pApplicationInfo = &app;
-    const char* port = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
     const auto& iexts = r.host().instance_extensions;
-    if (std::find(iexts.begin(), iexts.end(), port) != iexts.end()) {
-        // MoltenVK-class drivers are only enumerated with portability enumeration (§6.4)
-        info.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
-        info.enabledExtensionCount = 1;
-        info.ppEnabledExtensionNames = &port;
-    }
-    auto create = reinterpret_cast<PFN_vkCreateInstance>(r.get_instance_proc_addr()(nullptr, "vkCreateInstance"));
+    const bool portability =
+        std::find(iexts.begin(), iexts.end(), VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME) != iexts.end();
     VkInstance vk = VK_NULL_HANDLE;
-    a.ret = create(&info, nullptr, &vk);
+    a.ret = create_host_instance(r.get_instance_proc_addr(), info, portability, &vk);
     if (a.ret != VK_SUCCESS) {
         log::warn("ctx {}: host vkCreateInstance failed ({})", ctx_.id(), static_cast<int>(a.ret));
         return;

@@ -14,6 +14,18 @@
 
 namespace venus::renderer {
 
+VkResult create_host_instance(PFN_vkGetInstanceProcAddr gipa, VkInstanceCreateInfo info, bool portability,
+                              VkInstance* instance) {
+    const char* port = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
+    if (portability) {
+        info.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
+        info.enabledExtensionCount = 1;
+        info.ppEnabledExtensionNames = &port;
+    }
+    auto create = reinterpret_cast<PFN_vkCreateInstance>(gipa(nullptr, "vkCreateInstance"));
+    return create(&info, nullptr, instance);
+}
+
 RendererConfig RendererConfig::from_env() {
     RendererConfig c;
     c.hidden_extensions = env::list("VENUS_HIDE_EXTENSIONS");
@@ -61,15 +73,8 @@ void Renderer::probe_host() {
     app.apiVersion = std::min<uint32_t>(host_.loader_version, VK_API_VERSION_1_3);
     VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     info.pApplicationInfo = &app;
-    const char* port = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
-    if (portability) {
-        info.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
-        info.enabledExtensionCount = 1;
-        info.ppEnabledExtensionNames = &port;
-    }
     VkInstance instance = VK_NULL_HANDLE;
-    auto create = reinterpret_cast<PFN_vkCreateInstance>(gipa_(nullptr, "vkCreateInstance"));
-    VkResult r = create(&info, nullptr, &instance);
+    VkResult r = create_host_instance(gipa_, info, portability, &instance);
     if (r != VK_SUCCESS) {
         host_.error = fmt::format("vkCreateInstance failed on the host (VkResult {})", static_cast<int>(r));
         log::error("host probe: {}", host_.error);

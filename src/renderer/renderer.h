@@ -75,4 +75,10 @@ private:
     std::map<std::string, std::shared_ptr<MemoryPlan>> plans_;
 };
 
+// Creates a host instance the way the renderer makes all of them: `info` as given, plus
+// portability enumeration when the loader offers it (MoltenVK-class drivers are listed only
+// then, venus-protocol.md §6.4). `info` must enable no other extension.
+VkResult create_host_instance(PFN_vkGetInstanceProcAddr gipa, VkInstanceCreateInfo info, bool portability,
+                              VkInstance* instance);
+
 }  // namespace venus::renderer

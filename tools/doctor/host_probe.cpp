@@ -13,6 +13,7 @@
 #include <set>
 
 #include "probe.h"
+#include "renderer/renderer.h"
 #include "renderer/vk_functions.h"
 #include "transport/shared_memory.h"
 #include "transport/unique_fd.h"
@@ -101,13 +102,7 @@ struct HostInstance {
         app.apiVersion = api;
         VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
         info.pApplicationInfo = &app;
-        const char* port = VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME;
-        if (portability) {
-            info.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
-            info.enabledExtensionCount = 1;
-            info.ppEnabledExtensionNames = &port;
-        }
-        result = vkCreateInstance(&info, nullptr, &vk);
+        result = renderer::create_host_instance(vkGetInstanceProcAddr, info, portability, &vk);
         if (result != VK_SUCCESS) {
             vk = VK_NULL_HANDLE;
             return;
