@@ -255,13 +255,8 @@ std::vector<std::string> workload(const DriverEnv& env) {
 
     // ---- dynamic rendering: a clear through vkCmdBeginRendering, garbage in the ignored resolve view
     {
-        VkImageCreateInfo ii{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-        ii.imageType = VK_IMAGE_TYPE_2D;
-        ii.format = VK_FORMAT_R8G8B8A8_UNORM;
-        ii.extent = {16, 16, 1};
-        ii.mipLevels = ii.arrayLayers = 1;
-        ii.samples = VK_SAMPLE_COUNT_1_BIT;
-        ii.usage = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT;
+        const VkImageCreateInfo ii = image_2d(VK_FORMAT_R8G8B8A8_UNORM, 16, 16,
+                                              VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT);
         VkImage image;
         vkCreateImage(d, &ii, nullptr, &image);
         VkMemoryRequirements req;

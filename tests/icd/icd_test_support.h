@@ -62,6 +62,18 @@ std::string read_file(const std::string& path);
 // VmRSS of a process in KiB (0 if unknown).
 long rss_kib(pid_t pid);
 
+// A single-sample, single-level 2D image of `format`, `width`×`height`, optimal tiling.
+inline VkImageCreateInfo image_2d(VkFormat format, uint32_t width, uint32_t height, VkImageUsageFlags usage) {
+    VkImageCreateInfo i{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+    i.imageType = VK_IMAGE_TYPE_2D;
+    i.format = format;
+    i.extent = {width, height, 1};
+    i.mipLevels = i.arrayLayers = 1;
+    i.samples = VK_SAMPLE_COUNT_1_BIT;
+    i.usage = usage;
+    return i;
+}
+
 // An instance, device and queue on one driver, made in this process (the loader reads
 // VK_DRIVER_FILES at every vkCreateInstance).
 class Vk {

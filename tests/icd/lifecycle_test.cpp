@@ -83,13 +83,8 @@ void Cycles::setup() {
     vkAllocateMemory(d_, &ai, nullptr, &buffer_memory_);
     vkBindBufferMemory(d_, buffer_, buffer_memory_, 0);
 
-    VkImageCreateInfo ii{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-    ii.imageType = VK_IMAGE_TYPE_2D;
-    ii.format = VK_FORMAT_R8G8B8A8_UNORM;
-    ii.extent = {16, 16, 1};
-    ii.mipLevels = ii.arrayLayers = 1;
-    ii.samples = VK_SAMPLE_COUNT_1_BIT;
-    ii.usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
+    const VkImageCreateInfo ii =
+        image_2d(VK_FORMAT_R8G8B8A8_UNORM, 16, 16, VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT);
     vkCreateImage(d_, &ii, nullptr, &image_);
     vkGetImageMemoryRequirements(d_, image_, &req);
     ai.allocationSize = req.size;
@@ -182,13 +177,7 @@ std::vector<Cycles::Kind> Cycles::kinds() {
         return create_destroy<VkBufferViewCreateInfo, VkBufferView>(d, i, vkCreateBufferView, vkDestroyBufferView);
     }});
     k.push_back({"VkImage", [d] {
-        VkImageCreateInfo i{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
-        i.imageType = VK_IMAGE_TYPE_2D;
-        i.format = VK_FORMAT_R8G8B8A8_UNORM;
-        i.extent = {64, 64, 1};
-        i.mipLevels = i.arrayLayers = 1;
-        i.samples = VK_SAMPLE_COUNT_1_BIT;
-        i.usage = VK_IMAGE_USAGE_SAMPLED_BIT;
+        const VkImageCreateInfo i = image_2d(VK_FORMAT_R8G8B8A8_UNORM, 64, 64, VK_IMAGE_USAGE_SAMPLED_BIT);
         return create_destroy<VkImageCreateInfo, VkImage>(d, i, vkCreateImage, vkDestroyImage);
     }});
     k.push_back({"VkImageView", [d, this] {
