@@ -33,39 +33,11 @@ const testgen::FastCase* case_of(uint32_t id) {
     return id < by_id.size() ? by_id[id] : nullptr;
 }
 
-class LazyObjects : public protocol::HandleResolver {
-public:
-    LazyObjects() {
-        auto dev = std::make_unique<renderer::DeviceObject>();
-        dev->id = 1;
-        dev->type = VK_OBJECT_TYPE_DEVICE;
-        dev->handle = 0xd000;
-        device = static_cast<renderer::DeviceObject*>(table.insert(std::move(dev)));
-        device->device = device;
-        for (size_t i = 0; i < testgen::kFastCaseCount; ++i) testgen::kFastCases[i].install(device->fn);
-    }
-    const protocol::ObjectRef* find(uint64_t id) override {
-        if (id == 0 || (id & 0xff) == 0xff || (id >> 32) > 0x7fffffffu) return nullptr;
-        if (!table.get_any(id)) {
-            auto o = std::make_unique<renderer::Object>();
-            o->id = id;
-            o->type = static_cast<VkObjectType>(id >> 32);
-            o->handle = id ^ 0x5a5a000000000000ull;
-            o->device = device;
-            table.insert(std::move(o));
-        }
-        return table.find(id);
-    }
-    uint64_t id_of(VkObjectType type, uint64_t handle) override { return table.id_of(type, handle); }
-
-    renderer::ObjectTable table;
-    renderer::DeviceObject* device = nullptr;
-};
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    LazyObjects objects;
+    testgen::LazyObjects objects(/*unknown_ff=*/true);
+    for (size_t i = 0; i < testgen::kFastCaseCount; ++i) testgen::kFastCases[i].install(objects.device->fn);
     renderer::CachedResolver cached(objects.table);
     renderer::FastPath fast(cached);
     protocol::TempArena arena(size_t{1} << 20);

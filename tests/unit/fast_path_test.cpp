@@ -19,35 +19,7 @@ namespace {
 
 using testgen::captured_calls;
 
-// The generated tests' ids carry their object type in the upper 32 bits: objects are made on
-// first sight, all owned by one device whose host functions capture their arguments.
-class Objects : public protocol::HandleResolver {
-public:
-    Objects() {
-        auto dev = std::make_unique<DeviceObject>();
-        dev->id = 1;
-        dev->type = VK_OBJECT_TYPE_DEVICE;
-        dev->handle = 0xd000;
-        device = static_cast<DeviceObject*>(table.insert(std::move(dev)));
-        device->device = device;
-    }
-    const protocol::ObjectRef* find(uint64_t id) override {
-        if (!table.get_any(id)) add(id, static_cast<VkObjectType>(id >> 32));
-        return table.find(id);
-    }
-    uint64_t id_of(VkObjectType type, uint64_t handle) override { return table.id_of(type, handle); }
-    Object* add(uint64_t id, VkObjectType type, DeviceObject* owner = nullptr) {
-        auto o = std::make_unique<Object>();
-        o->id = id;
-        o->type = type;
-        o->handle = id ^ 0x5a5a000000000000ull;
-        o->device = owner ? owner : device;
-        return table.insert(std::move(o));
-    }
-
-    ObjectTable table;
-    DeviceObject* device = nullptr;
-};
+using Objects = testgen::LazyObjects;
 
 TEST(FastPath, CoversThePlainRecordingCommands) {
     EXPECT_EQ(FastPath::kCommandCount, testgen::kFastCaseCount);
