@@ -23,6 +23,8 @@ DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_c
 }
 
 DispatchPath::~DispatchPath() {
+    if (fast_commands_)
+        log::debug("ctx {}: {} path: {} recording commands took the fast path", ctx_.id(), name(), fast_commands_);
     if (executor_ && executor_->batches_run())
         log::debug("ctx {}: {} path: {} batches of recording commands ran on the executor thread", ctx_.id(), name(),
                    executor_->batches_run());
@@ -53,6 +55,7 @@ void DispatchPath::run_stream(protocol::Decoder& d, protocol::TempArena& arena,
             if (ctx_.is_fatal()) throw ContextError("the context is fatal");
             if (fast_) {
                 if (const size_t used = fast_->run(d.position(), d.remaining())) {
+                    ++fast_commands_;
                     d.skip(used);
                     if (after_command) after_command(d.offset());
                     continue;

@@ -61,6 +61,7 @@ private:
     CachedResolver objects_;
     // plain recording commands, when neither the executor nor the configuration says otherwise
     std::unique_ptr<FastPath> fast_;
+    uint64_t fast_commands_ = 0;  // how many took it (logged at the end)
     protocol::TempArena arena_;
     protocol::TempArena nested_arena_;
     std::unique_ptr<RendererDispatcher> dispatcher_;

@@ -49,6 +49,7 @@ void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA
                                                streams[i].offset, streams[i].size, res->id, res->size));
             // decode from a private copy: the guest could change shared memory under us
             bytes.assign(src, src + streams[i].size);
+            log::debug("ctx {}: {} path: command stream of {} bytes", ctx_.id(), path_.name(), bytes.size());
             if (!positions.empty()) path_.seek_reply_stream(positions[i]);
             path_.run_nested(bytes);
         }

@@ -313,6 +313,8 @@ def case_environment(d, a, tmp):
            'aligns blobs to 4096')
     out = d.run(['--no-server'], env={'VENUS_BLOB_ALIGNMENT': '3000'}, expect_rc=1)
     expect(out, 'bad-environment', 'not a power of two')
+    out = d.run(['--no-server'], env={'VENUS_FAST_PATH': 'maybe'}, expect_rc=1)
+    expect(out, 'bad-environment', 'VENUS_FAST_PATH=maybe is not on or off')
     out = d.run(['--no-server'], env={'VENUS_MEMORY_STRATEGY': 'bogus'}, expect_rc=0)
     expect(out, 'WARN  environment', 'VENUS_MEMORY_STRATEGY=bogus is not a strategy', 'type 0 (heap 0) host-pointer')
 

@@ -3,6 +3,8 @@
 // descriptors plain and by template (with garbage in the members Vulkan ignores), secondary
 // command buffers, events, timestamp queries read with WAIT, a command buffer large enough to be
 // flushed in pieces while it is recorded, and a command larger than the ring's inline limit.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <iostream>
@@ -460,20 +462,69 @@ std::vector<uint32_t> ordered_fills(const DriverEnv& env) {
     return out;
 }
 
+std::vector<uint32_t> expected_fills() {
+    std::vector<uint32_t> expected(2 * kSlots);
+    for (uint32_t round = 0; round < 2; ++round)
+        for (uint32_t i = 0; i < kFills; ++i) expected[round * kSlots + (i * 7 + round) % kSlots] = i + round * kFills;
+    return expected;
+}
+
+// Every "<what> of N bytes" / "N <what>" number the server logged.
+std::vector<uint64_t> logged_numbers(const std::string& log, const std::string& before, const std::string& after) {
+    std::vector<uint64_t> out;
+    for (size_t at = log.find(before); at != std::string::npos; at = log.find(before, at + 1)) {
+        const size_t start = at + before.size();
+        size_t end = start;
+        while (end < log.size() && std::isdigit(static_cast<unsigned char>(log[end]))) ++end;
+        if (end > start && log.compare(end, after.size(), after) == 0) out.push_back(std::stoull(log.substr(start, end - start)));
+    }
+    return out;
+}
+
 TEST(Features, DeferredRecordingKeepsStreamOrder) {
     Server server({"--no-fork", "-v"}, {{"VENUS_DEFERRED_EXECUTION", "on"}});
     const auto native = ordered_fills(native_env());
     const auto venus = ordered_fills(venus_env(server));
-    std::vector<uint32_t> expected(2 * kSlots);
-    for (uint32_t round = 0; round < 2; ++round)
-        for (uint32_t i = 0; i < kFills; ++i) expected[round * kSlots + (i * 7 + round) % kSlots] = i + round * kFills;
-    EXPECT_EQ(native, expected);
+    EXPECT_EQ(native, expected_fills());
     EXPECT_EQ(venus, native);
     server.stop();
     const std::string log = server.log();
     EXPECT_EQ(log.find("fatal"), std::string::npos) << log;
     // the executor did take part
     EXPECT_NE(log.find("batches of recording commands ran on the executor thread"), std::string::npos) << log;
+}
+
+// The same stream through the renderer's fast path (the fills) interleaved with the general
+// decoder (the barriers), and with the fast path off: the same buffer both ways. The recording
+// reaches the renderer in pieces that start at 16 KiB and double up to 256 KiB.
+TEST(Features, FastPathKeepsStreamOrder) {
+    const auto native = ordered_fills(native_env());
+    ASSERT_EQ(native, expected_fills());
+    for (const char* fast : {"on", "off"}) {
+        SCOPED_TRACE(std::string("VENUS_FAST_PATH=") + fast);
+        // the executor (on in the deferred.* run of this suite) would take the fills off the fast path
+        Server server({"--no-fork", "-v"}, {{"VENUS_FAST_PATH", fast}, {"VENUS_DEFERRED_EXECUTION", "off"}});
+        EXPECT_EQ(ordered_fills(venus_env(server)), native);
+        server.stop();
+        const std::string log = server.log();
+        EXPECT_EQ(log.find("fatal"), std::string::npos) << log;
+        const auto fast_counts = logged_numbers(log, "path: ", " recording commands took the fast path");
+        uint64_t fast_total = 0;
+        for (uint64_t n : fast_counts) fast_total += n;
+        if (std::string(fast) == "on")
+            EXPECT_GE(fast_total, 2u * kFills) << log;  // every fill
+        else
+            EXPECT_EQ(fast_total, 0u) << log;
+        const auto streams = logged_numbers(log, "command stream of ", " bytes");
+        ASSERT_FALSE(streams.empty()) << log;
+        EXPECT_LE(*std::max_element(streams.begin(), streams.end()), 256u << 10);
+        // the 16 and 32 KiB pieces fit the ring (inline limit 32 KiB); the first indirect one is
+        // the 64 KiB piece (a recording used to go out in 256 KiB pieces only)
+        EXPECT_TRUE(std::any_of(streams.begin(), streams.end(), [](uint64_t n) { return n > 32u << 10 && n <= 64u << 10; }))
+            << "no 64 KiB piece: " << ::testing::PrintToString(streams);
+        EXPECT_TRUE(std::any_of(streams.begin(), streams.end(), [](uint64_t n) { return n > 128u << 10; }))
+            << "no piece grew past 128 KiB: " << ::testing::PrintToString(streams);
+    }
 }
 
 }  // namespace
