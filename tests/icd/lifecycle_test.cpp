@@ -434,9 +434,12 @@ TEST(Lifecycle, ThousandCyclesOfEveryObjectTypeLeaveNothingBehind) {
     for (const auto& [kind, kib] : venus) {
         total += kib;
         const long host = std::max(0L, native[kind]);
-        // where the host driver itself grows (lavapipe keeps ~14 KiB per compute pipeline),
-        // its growth varies from run to run by some 15 %
-        EXPECT_LE(kib, host + std::max(512L, host * 15 / 100)) << kind << ": the server grew " << kib << " KiB over " << kCycles
+        // Where the host driver itself grows by megabytes (lavapipe keeps LLVM code of every
+        // compute pipeline it compiled), that growth varies between processes by up to 2× (7 to
+        // 14 KiB per pipeline measured, natively and in the server), so a leak can only be told
+        // from it above twice the native growth; elsewhere 15 % or 512 KiB.
+        const long slack = host > 1024 ? host : std::max(512L, host * 15 / 100);
+        EXPECT_LE(kib, host + slack) << kind << ": the server grew " << kib << " KiB over " << kCycles
                                    << " cycles, the native process " << native[kind] << " KiB";
         if (kib || native[kind]) report += fmt_growth(kind.c_str(), kib) + " (native " + std::to_string(native[kind]) + ")";
     }
