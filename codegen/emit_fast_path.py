@@ -65,16 +65,28 @@ class FastPathEmitter:
             (not f.var.is_optional() and not f.var.noautovalidity)
 
     def emit_command(self, w: Writer, cmd):
+        """fast_<cmd><Run>: runs the command at p; with Run, also the commands right after it for
+        as long as they are the same command on the same command buffer (one lookup of the
+        command buffer and its host function for the whole run). Returns the bytes run (0: the
+        first command declined) and counts the commands in `ran`."""
         p = self.p
         fields = fast_fields(p, cmd)
         size = HEADER + sum(8 if f.is_handle else WIRE[f.scalar][0] for f in fields)
         fn = cmd.name[2:]
-        w.open(f'size_t fast_{cmd.name}(FastPath& f, const uint8_t* p, size_t n)')
+        cid = p.cmd_id[cmd.name]
+        w('template <bool Run>')
+        w.open(f'[[gnu::always_inline]] inline size_t fast_{cmd.name}(FastPath& f, const uint8_t* p, size_t n, uint64_t& ran)')
         w(f'if (n < {size}) return 0;')
         cb = fields[0].name
         w(f'VkCommandBuffer {cb};')
         w('const DeviceFns* fn;')
         w(f'if (!f.command_buffer(p + {HEADER}, {cb}, fn) || !fn->{fn}) return 0;')
+        w(f'const PFN_{cmd.name} call = fn->{fn};')
+        w('const uint64_t cb_id = f.command_buffer_id();')
+        w('size_t used = 0;')
+        w.open('for (;;)')
+        if len(fields) > 1:
+            w('const uint8_t* q = p + used;')
         at = HEADER + 8
         args = [cb]
         for i, f in enumerate(fields[1:], start=1):
@@ -82,20 +94,28 @@ class FastPathEmitter:
             if f.is_handle:
                 req = 'true' if self.required(i, f) else 'false'
                 w(f'{t} {f.name};')
-                w(f'if (!f.handle(p + {at}, {p.object_type(f.elem)}, {req}, {f.name})) return 0;')
+                w(f'if (!f.handle(q + {at}, {p.object_type(f.elem)}, {req}, {f.name})) return used;')
                 args.append(f.name)
                 at += 8
                 continue
             nbytes, load = WIRE[f.scalar]
-            w(f'const {load} {f.name} = load<{load}>(p + {at});')
+            w(f'const {load} {f.name} = load_once<{load}>(q + {at});')
             if f.elem.category == 'enum' and load == 'int32_t' and \
                     not self.codec.enum_allows_negative(f.elem.name):
-                w(f'if ({f.name} < 0) return 0;')
+                w(f'if ({f.name} < 0) return used;')
             args.append(f.name if t == load else f'static_cast<{t}>({f.name})')
             at += nbytes
         assert at == size, cmd.name
-        w(f'fn->{fn}({", ".join(args)});')
-        w(f'return {size};')
+        w(f'call({", ".join(args)});')
+        w(f'used += {size};')
+        w('++ran;')
+        w('// the guest wrote the stream on another core just before; hardware prefetchers stop at')
+        w('// page boundaries (a prefetch never faults, even past the end of the stream)')
+        w('if (Run) __builtin_prefetch(p + used + 1024);')
+        w(f'if (!Run || n - used < {size} || load_once<uint64_t>(p + used) != {cid}u ||')
+        w(f'    load_once<uint64_t>(p + used + {HEADER}) != cb_id)')
+        w('    return used;')
+        w.close()
         w.close()
         w()
 
@@ -107,25 +127,47 @@ class FastPathEmitter:
         w('namespace venus::renderer {')
         w('namespace {')
         w()
-        w('template <class T>')
-        w('inline T load(const uint8_t* p) {')
-        w('    T v;')
-        w('    std::memcpy(&v, p, sizeof v);')
-        w('    return v;')
-        w('}')
-        w()
         cmds = fast_commands(self.p)
         for cmd in cmds:
             self.emit_command(w, cmd)
+        # one command (a run of it, with Run): header, then the command's own code, inlined
+        w('template <bool Run>')
+        w('[[gnu::always_inline]] inline size_t step(FastPath& f, const uint8_t* p, size_t n, uint64_t& ran) {')
+        w('    if (n < 8) return 0;')
+        w('    const uint32_t id = load_once<uint32_t>(p);')
+        w('    if (load_once<uint32_t>(p + 4) != 0) return 0;  // flags: a reply was asked for')
+        w('    switch (id) {')
+        for cmd in cmds:
+            w(f'    case {self.p.cmd_id[cmd.name]}: return fast_{cmd.name}<Run>(f, p, n, ran);')
+        w('    default: return 0;')
+        w('    }')
+        w('}')
+        w()
         w('}  // namespace')
         w()
-        top = max(self.p.cmd_id[c.name] for c in cmds) + 1
-        w(f'const size_t FastPath::kTableSize = {top};')
-        w(f'const FastPath::Handler FastPath::kTable[{top}] = {{')
-        by_id = {self.p.cmd_id[c.name]: c for c in cmds}
-        for i in range(top):
-            w(f'    fast_{by_id[i].name},' if i in by_id else '    nullptr,')
-        w('};')
+        w('size_t FastPath::run(const uint8_t* p, size_t n) {')
+        w('    uint64_t ran = 0;')
+        w('    return step<false>(*this, p, n, ran);')
+        w('}')
+        w()
+        w('size_t FastPath::run_all(const uint8_t* p, size_t n, uint64_t& count) {')
+        w('    size_t used = 0;')
+        w('    uint64_t ran = 0;')
+        w('    while (const size_t k = step<true>(*this, p + used, n - used, ran)) used += k;')
+        w('    count += ran;')
+        w('    return used;')
+        w('}')
+        w()
+        w('bool FastPath::covers(uint32_t id) {')
+        w('    switch (id) {')
+        for cmd in cmds:
+            w(f'    case {self.p.cmd_id[cmd.name]}:')
+        w('        return true;')
+        w('    default:')
+        w('        return false;')
+        w('    }')
+        w('}')
+        w()
         w(f'const size_t FastPath::kCommandCount = {len(cmds)};')
         w()
         w('}  // namespace venus::renderer')

@@ -41,6 +41,12 @@ void DispatchPath::run(std::span<const uint8_t> bytes, const std::function<void(
     run_stream(d, arena_, after_command);
 }
 
+size_t DispatchPath::run_fast_in_place(const uint8_t* shared, size_t size) {
+    if (!fast_) return 0;
+    if (ctx_.is_fatal()) throw ContextError("the context is fatal");
+    return fast_->run_all(shared, size, fast_commands_);
+}
+
 void DispatchPath::run_nested(std::span<const uint8_t> bytes) {
     // the outer command's arguments live in arena_; the outer stream has drained the executor
     protocol::Decoder d(bytes.data(), bytes.size(), &nested_arena_, &objects_);
@@ -54,8 +60,9 @@ void DispatchPath::run_stream(protocol::Decoder& d, protocol::TempArena& arena,
         while (!d.at_end()) {
             if (ctx_.is_fatal()) throw ContextError("the context is fatal");
             if (fast_) {
-                if (const size_t used = fast_->run(d.position(), d.remaining())) {
-                    ++fast_commands_;
+                // a run of plain recording commands: they never block, so the ring's head
+                // moves once at the end of the run
+                if (const size_t used = fast_->run_all(d.position(), d.remaining(), fast_commands_)) {
                     d.skip(used);
                     if (after_command) after_command(d.offset());
                     continue;

@@ -41,6 +41,10 @@ public:
     // Commands of an indirect stream (vkExecuteCommandStreamsMESA), decoded with separate scratch
     // memory so that the outer command's arguments stay valid.
     void run_nested(std::span<const uint8_t> bytes);
+    // The leading run of plain recording commands of an indirect stream, straight from the
+    // shared memory it lies in (FastPath reads each value once); returns the bytes run. The
+    // rest goes through run_nested() from a private copy. 0 when the fast path is off.
+    size_t run_fast_in_place(const uint8_t* shared, size_t size);
 
     // reply stream
     void set_reply_stream(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size);

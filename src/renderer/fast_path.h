@@ -10,30 +10,48 @@
 // is exactly the general path's.
 #pragma once
 
+#include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "renderer/object_table.h"
 #include "renderer/objects.h"
 
 namespace venus::renderer {
 
+// Reads a value of the stream once. The stream may be shared memory that the guest writes while
+// we read it (FastPath runs indirect streams in place): the asm pins the value read, so the
+// compiler cannot read the memory again for a later use of it — a second read could differ from
+// the value that was checked (an enum's sign, a table index, the id whose object was looked up).
+template <class T>
+inline T load_once(const uint8_t* p) {
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8);
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    Bits bits;
+    std::memcpy(&bits, p, sizeof bits);
+    asm volatile("" : "+r"(bits));
+    return std::bit_cast<T>(bits);
+}
+
 class FastPath {
 public:
-    explicit FastPath(CachedResolver& objects) : objects_(objects) {}
+    explicit FastPath(CachedResolver& objects) : objects_(objects), generation_(objects.generation_counter()) {}
 
     // Runs the command at `p` (`n` bytes left in the stream) if it is a plain recording command
     // that can run exactly as the general path would run it; returns the bytes it took, or 0.
-    size_t run(const uint8_t* p, size_t n) {
-        if (n < 8) return 0;
-        uint32_t header[2];
-        std::memcpy(header, p, 8);
-        if (header[1] != 0 || header[0] >= kTableSize) return 0;  // flags: a reply was asked for
-        const Handler h = kTable[header[0]];
-        return h ? h(*this, p, n) : 0;
-    }
-    static bool covers(uint32_t id) { return id < kTableSize && kTable[id]; }
+    size_t run(const uint8_t* p, size_t n);
+    // Runs the commands at `p` for as long as run() would take them; returns the bytes taken and
+    // adds the number of commands to `count`. The stream may be shared memory (see load_once).
+    // Every command's code is inlined, and a run of one command on one command buffer (the
+    // common case: a recording of draws) goes round that command's own loop: the command
+    // buffer and its host function are looked up once for the run, and each further command
+    // costs a header and id compare, its arguments and the driver call. Nothing in such a run
+    // can destroy an object, so the lookup stays valid for it.
+    size_t run_all(const uint8_t* p, size_t n, uint64_t& count);
+    static bool covers(uint32_t id);
     static const size_t kCommandCount;  // commands with a fast path
 
     // For the generated handlers.
@@ -41,25 +59,20 @@ public:
     // Recording commands come in runs on one command buffer: the last one is remembered until
     // any object is destroyed.
     bool command_buffer(const uint8_t* at, VkCommandBuffer& cb, const DeviceFns*& fns) {
-        uint64_t id;
-        std::memcpy(&id, at, 8);
-        const uint64_t gen = objects_.generation();
-        if (id != last_.id || gen != last_.generation || !last_.fns) {
-            const protocol::ObjectRef* ref = objects_.find(id);
-            if (!ref || ref->type != VK_OBJECT_TYPE_COMMAND_BUFFER) return false;
-            const DeviceObject* device = static_cast<const Object*>(ref)->device;
-            if (!device) return false;
-            last_ = {id, gen, reinterpret_cast<VkCommandBuffer>(ref->handle), &device->fn};
+        const uint64_t id = load_once<uint64_t>(at);
+        if (id != last_.id || generation_.load(std::memory_order_acquire) != last_.generation || !last_.fns) [[unlikely]] {
+            if (!remember_command_buffer(id)) return false;
         }
         cb = last_.cb;
         fns = last_.fns;
         return true;
     }
+    // The id of the command buffer command_buffer() last accepted.
+    uint64_t command_buffer_id() const { return last_.id; }
     // A non-dispatchable handle named by the id at `at` (0: VK_NULL_HANDLE, if not `required`).
     template <class H>
     bool handle(const uint8_t* at, VkObjectType type, bool required, H& out) {
-        uint64_t id;
-        std::memcpy(&id, at, 8);
+        const uint64_t id = load_once<uint64_t>(at);
         if (id == 0) {
             out = VK_NULL_HANDLE;
             return !required;
@@ -70,12 +83,21 @@ public:
         return true;
     }
 
-    using Handler = size_t (*)(FastPath&, const uint8_t*, size_t);
-
 private:
-    static const size_t kTableSize;
-    static const Handler kTable[];
+    // Looks `id` up and remembers it if it is a command buffer of a device (kept out of line:
+    // the handlers' common case stays small).
+    [[gnu::noinline]] bool remember_command_buffer(uint64_t id) {
+        const uint64_t gen = generation_.load(std::memory_order_acquire);
+        const protocol::ObjectRef* ref = objects_.find(id);
+        if (!ref || ref->type != VK_OBJECT_TYPE_COMMAND_BUFFER) return false;
+        const DeviceObject* device = static_cast<const Object*>(ref)->device;
+        if (!device) return false;
+        last_ = {id, gen, reinterpret_cast<VkCommandBuffer>(ref->handle), &device->fn};
+        return true;
+    }
+
     CachedResolver& objects_;
+    const std::atomic<uint64_t>& generation_;
     struct {
         uint64_t id = 0;
         uint64_t generation = 0;

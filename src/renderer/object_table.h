@@ -33,6 +33,7 @@ public:
     size_t size() const;
     // Incremented by every erase: a cached lookup is valid while this has not changed.
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    const std::atomic<uint64_t>& generation_counter() const { return generation_; }
     // Every object, for teardown (no particular order).
     std::vector<uint64_t> ids() const;
 
@@ -70,6 +71,7 @@ public:
     uint64_t id_of(VkObjectType type, uint64_t handle) override { return table_.id_of(type, handle); }
     // Whether anything was destroyed since generation() returned `gen`.
     uint64_t generation() const { return table_.generation(); }
+    const std::atomic<uint64_t>& generation_counter() const { return table_.generation_counter(); }
 
 private:
     static constexpr size_t kSlots = 64;

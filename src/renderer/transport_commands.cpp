@@ -47,10 +47,15 @@ void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA
             if (!src)
                 throw ContextError(fmt::format("command stream [{}, +{}) is outside resource {} ({} bytes)",
                                                streams[i].offset, streams[i].size, res->id, res->size));
-            // decode from a private copy: the guest could change shared memory under us
-            bytes.assign(src, src + streams[i].size);
-            log::debug("ctx {}: {} path: command stream of {} bytes", ctx_.id(), path_.name(), bytes.size());
+            const size_t size = streams[i].size;
+            log::debug("ctx {}: {} path: command stream of {} bytes", ctx_.id(), path_.name(), size);
             if (!positions.empty()) path_.seek_reply_stream(positions[i]);
+            // A recording's pieces are mostly plain recording commands: the fast path runs them
+            // in place. From the first other command on, the general decoder reads a private
+            // copy, since the guest could change shared memory under it.
+            const size_t in_place = path_.run_fast_in_place(src, size);
+            if (in_place == size) continue;
+            bytes.assign(src + in_place, src + size);
             path_.run_nested(bytes);
         }
     } catch (...) {

@@ -2,7 +2,9 @@
 // same bytes. For every plain recording command of the input, the general path (decode the
 // arguments, call the host function) runs first; then the fast path must either make exactly
 // the same call and take exactly the same bytes, or — when the general path refused the command
-// or a reply was asked for — decline it and call nothing. Any other outcome aborts.
+// or a reply was asked for — decline it and call nothing. Then FastPath::run_all on the whole
+// input must make the same calls as the general path for every command up to the first one the
+// fast path declines, take exactly their bytes and count them. Any other outcome aborts.
 //
 // Objects are made on first sight with the type named by the id's upper 32 bits (as in the seed
 // corpus); ids ending in 0xff are unknown.
@@ -42,6 +44,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     renderer::FastPath fast(cached);
     protocol::TempArena arena(size_t{1} << 20);
     auto& captured = testgen::captured_calls();
+    const uint8_t* const input = data;
+    const size_t input_size = size;
+    // what run_all must do: the leading commands the fast path takes, as the general path runs them
+    std::vector<uint8_t> run_expected;
+    size_t run_bytes = 0;
+    uint64_t run_commands = 0;
+    bool run_over = false;
     while (size >= 8) {
         uint32_t header[2];
         std::memcpy(header, data, 8);
@@ -64,12 +73,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const size_t used = fast.run(data, size);
         if (valid && header[1] == 0) {
             if (used != consumed || captured != expected) std::abort();
+            if (!run_over) {
+                run_expected.insert(run_expected.end(), expected.begin(), expected.end());
+                run_bytes += consumed;
+                ++run_commands;
+            }
         } else if (used != 0 || !captured.empty()) {
             std::abort();
+        } else {
+            run_over = true;
         }
         if (!valid) break;
         data += consumed;
         size -= consumed;
     }
+    captured.clear();
+    uint64_t ran = 0;
+    if (fast.run_all(input, input_size, ran) != run_bytes || ran != run_commands || captured != run_expected)
+        std::abort();
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "raw_guest.h"
@@ -160,6 +161,103 @@ TEST(RawHostile, MutatedStreamsHurtNoOne) {
     EXPECT_FALSE(after.ring().fatal());
     std::cerr << "mutated streams: " << fatal << " made their context fatal, " << survived << " ran; victim ran "
               << victim_rounds.load() << " rounds\n";
+}
+
+// Fills of `buffer` with 1, 2, ... count, encoded into `out` (an indirect stream); with a
+// pipeline barrier (a command the fast path does not take) after fill number `barrier_after`.
+size_t encode_fills(RawGuest& g, VkCommandBuffer cmd, VkBuffer buffer, uint32_t count, uint32_t barrier_after,
+                    std::span<uint8_t> out) {
+    Encoder e(out.data(), out.size(), &g.caps());
+    const VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, VK_ACCESS_TRANSFER_WRITE_BIT,
+                             VK_ACCESS_TRANSFER_WRITE_BIT};
+    for (uint32_t v = 1; v <= count; ++v) {
+        guest::encode_vkCmdFillBuffer(e, 0, cmd, buffer, 0, 4096, v);
+        if (v == barrier_after)
+            guest::encode_vkCmdPipelineBarrier(e, 0, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                                               0, 1, &mb, 0, nullptr, 0, nullptr);
+    }
+    return e.size();
+}
+
+// The renderer runs the leading plain recording commands of an indirect stream straight from the
+// shared memory the guest wrote them into (FastPath), and the rest from a private copy. A guest
+// that rewrites that memory while it runs must only hurt its own context: whatever the renderer
+// read, each value is read once, checked and used as read.
+TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
+    ServerProcess server;
+    constexpr uint32_t kFills = 20000;
+    constexpr size_t kStreamBytes = 1 << 20;
+    // unmutated first: all fills in place; then a barrier in the middle (the rest from a copy)
+    for (const uint32_t barrier_after : {0u, kFills / 2}) {
+        RawGuest g(server.socket_path(), "in-place");
+        RawDevice d(g);
+        auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+        auto map = g.map_memory(b.memory, 4096);
+        auto stream = g.client().create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kStreamBytes, 0);
+        d.run([&](VkCommandBuffer cmd) {
+            const size_t n = encode_fills(g, cmd, b.buffer, kFills, barrier_after, std::span<uint8_t>(stream.memory.data(), kStreamBytes));
+            const VkCommandStreamDescriptionMESA desc{stream.res_id, 0, n};
+            RAW_ASYNC(g, vkExecuteCommandStreamsMESA, 1, &desc, nullptr, 0, nullptr, 0);
+        });
+        EXPECT_EQ(reinterpret_cast<const uint32_t*>(map.memory.data())[100], kFills) << "barrier after " << barrier_after;
+    }
+
+    std::mt19937_64 rng(20261127);
+    int fatal = 0, survived = 0;
+    for (int round = 0; round < 12; ++round) {
+        try {
+            RawGuest g(server.socket_path(), "rewriter");
+            RawDevice d(g);
+            auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+            auto stream = g.client().create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kStreamBytes, 0);
+            std::atomic<bool> stop{false};
+            std::thread rewriter;
+            try {
+                d.run([&](VkCommandBuffer cmd) {
+                    std::span<uint8_t> mem = std::span<uint8_t>(stream.memory.data(), kStreamBytes);
+                    const size_t n = encode_fills(g, cmd, b.buffer, kFills, 0, mem);
+                    const uint64_t seed = rng();
+                    // Rewrites words while the renderer runs the stream: command ids, flags,
+                    // object ids and arguments, each 32-bit store racing with the renderer's
+                    // reads. Odd rounds put each word back right away (a value the renderer may
+                    // or may not catch, between its check and its use if it read twice); even
+                    // rounds leave the damage.
+                    const bool transient = round % 2;
+                    rewriter = std::thread([&stop, mem, n, seed, transient] {
+                        std::mt19937_64 r(seed);
+                        auto* words = reinterpret_cast<std::atomic<uint32_t>*>(mem.data());
+                        while (!stop.load(std::memory_order_relaxed)) {
+                            const size_t at = r() % (n / 4);
+                            const uint32_t old = words[at].load(std::memory_order_relaxed);
+                            words[at].store(r() % 4 ? old ^ (1u << (r() % 32)) : static_cast<uint32_t>(r()),
+                                            std::memory_order_relaxed);
+                            if (transient) words[at].store(old, std::memory_order_relaxed);
+                        }
+                    });
+                    const VkCommandStreamDescriptionMESA desc{stream.res_id, 0, n};
+                    RAW_ASYNC(g, vkExecuteCommandStreamsMESA, 1, &desc, nullptr, 0, nullptr, 0);
+                });
+            } catch (...) {
+                stop = true;
+                if (rewriter.joinable()) rewriter.join();
+                throw;
+            }
+            stop = true;
+            if (rewriter.joinable()) rewriter.join();
+            ++survived;
+        } catch (const transport::DeviceLost&) {
+            ++fatal;
+        } catch (const transport::TransportError&) {
+            ++fatal;  // its process went away
+        }
+        ASSERT_TRUE(server.running()) << "round " << round << " took the server down\n" << server.log();
+    }
+    EXPECT_GT(fatal, 0) << "no rewrite was caught: the test is not testing anything";
+    RawGuest after(server.socket_path(), "after");
+    RawDevice d(after);
+    after.sync();
+    EXPECT_FALSE(after.ring().fatal());
+    std::cerr << "rewritten streams: " << fatal << " made their context fatal, " << survived << " ran\n";
 }
 
 }  // namespace

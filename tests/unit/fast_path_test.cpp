@@ -181,5 +181,31 @@ TEST_F(FastPathDeclines, AnObjectDestroyedAfterItWasCached) {
     EXPECT_EQ(run(c.bytes()), 0u);
 }
 
+// run_all() takes commands up to the first one run() declines, and counts them.
+TEST_F(FastPathDeclines, ARunStopsAtTheFirstDeclinedCommand) {
+    BindIndexBuffer bad;
+    bad.index_type = -1;
+    std::vector<uint8_t> stream;
+    for (int i = 0; i < 3; ++i) {
+        const auto b = BindIndexBuffer{}.bytes();
+        stream.insert(stream.end(), b.begin(), b.end());
+    }
+    const auto b = bad.bytes();
+    stream.insert(stream.end(), b.begin(), b.end());
+    const auto good = BindIndexBuffer{}.bytes();
+    stream.insert(stream.end(), good.begin(), good.end());
+    uint64_t count = 5;
+    captured_calls().clear();
+    EXPECT_EQ(fast.run_all(stream.data(), stream.size(), count), 3 * 36u);
+    EXPECT_EQ(count, 8u);
+    EXPECT_EQ(captured_calls().size(), 3 * (4u + 8 + 8 + 8 + 4));
+    // all of it, and a cut-off last command
+    stream.resize(3 * 36);
+    EXPECT_EQ(fast.run_all(stream.data(), stream.size(), count), 3 * 36u);
+    EXPECT_EQ(fast.run_all(stream.data(), stream.size() - 1, count), 2 * 36u);
+    EXPECT_EQ(fast.run_all(stream.data(), 0, count), 0u);
+    EXPECT_EQ(count, 13u);
+}
+
 }  // namespace
 }  // namespace venus::renderer

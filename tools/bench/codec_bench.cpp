@@ -172,8 +172,9 @@ void BM_Pipeline(benchmark::State& state) {
         Decoder d(buf.data(), buf.size(), &arena, &objects.cached);
         while (!d.at_end()) {
             if constexpr (kMode == Mode::Fast) {
-                const size_t used = fast.run(d.position(), d.remaining());
-                if (!used) throw std::logic_error("vkCmdDraw left the fast path");
+                uint64_t ran = 0;
+                const size_t used = fast.run_all(d.position(), d.remaining(), ran);
+                if (used != d.remaining()) throw std::logic_error("vkCmdDraw left the fast path");
                 d.skip(used);
             } else if constexpr (kMode == Mode::Deferred) {
                 d.set_arena(&executor.arena());
