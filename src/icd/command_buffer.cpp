@@ -13,6 +13,8 @@ namespace venus::icd {
 CommandBuffer::CommandBuffer(uint64_t id, Device* device, CommandPool* pool, VkCommandBufferLevel level)
     : Dispatchable(id), device_(device), pool_(pool), level_(level), caps_(&device->conn().caps()) {}
 
+CommandBuffer::~CommandBuffer() { drop_chunk(); }
+
 void CommandBuffer::fail(VkResult result) {
     if (error_ == VK_SUCCESS) error_ = result;
     len_ = 0;
@@ -26,26 +28,65 @@ uint8_t* CommandBuffer::grow(size_t n) {
             flush();
             flush_at_ = std::min(flush_at_ * 2, kFlushBytes);
         }
-        if (cap_ - len_ < n) {
-            size_t c = cap_ ? cap_ * 2 : 4096;
-            while (c - len_ < n) c *= 2;
-            auto bigger = std::make_unique<uint8_t[]>(c);
-            if (len_) std::memcpy(bigger.get(), buf_.get(), len_);
-            buf_ = std::move(bigger);
-            cap_ = c;
-        }
+        make_room(n);
         limit_ = std::max(std::min(cap_, flush_at_), len_ + n);
     } catch (...) {
         fail(device_->conn().on_exception());
         return nullptr;
     }
-    return buf_.get() + len_;
+    return data_ + len_;
+}
+
+void CommandBuffer::make_room(size_t n) {
+    const size_t need = len_ + n;
+    // a piece that will not fit inline in the ring is recorded where the renderer reads it
+    if (std::max(flush_at_, need) > Connection::kInlineLimit) {
+        if (chunk_ && data_ == chunk_->blob.memory.data() && cap_ >= need) return;
+        auto chunk = device_->conn().acquire_chunk(std::max(flush_at_, need));
+        if (len_) std::memcpy(chunk->blob.memory.data(), data_, len_);
+        drop_chunk();
+        chunk_ = std::move(chunk);
+        data_ = chunk_->blob.memory.data();
+        cap_ = chunk_->size;
+        return;
+    }
+    if (data_ == buf_.get() && cap_ >= need) return;
+    if (buf_cap_ < need) {
+        size_t c = buf_cap_ ? buf_cap_ * 2 : 4096;
+        while (c < need) c *= 2;
+        auto bigger = std::make_unique<uint8_t[]>(c);
+        if (len_) std::memcpy(bigger.get(), data_, len_);
+        buf_ = std::move(bigger);
+        buf_cap_ = c;
+    } else if (len_ && data_ != buf_.get()) {
+        std::memcpy(buf_.get(), data_, len_);
+    }
+    data_ = buf_.get();
+    cap_ = buf_cap_;
+}
+
+void CommandBuffer::drop_chunk() {
+    if (!chunk_) return;
+    if (data_ == chunk_->blob.memory.data()) {
+        data_ = nullptr;
+        cap_ = 0;
+    }
+    device_->conn().release_chunk(std::move(chunk_));
 }
 
 void CommandBuffer::flush() {
     if (!len_) return;
-    device_->conn().submit_encoded({buf_.get(), len_});
+    const size_t n = len_;
     len_ = 0;
+    limit_ = 0;  // the next reserve() chooses the next piece's storage
+    Connection& conn = device_->conn();
+    if (chunk_ && data_ == chunk_->blob.memory.data() && n > Connection::kInlineLimit) {
+        data_ = nullptr;
+        cap_ = 0;
+        conn.submit_chunk(std::move(chunk_), n);
+    } else {
+        conn.submit_encoded({data_, n});
+    }
 }
 
 VkResult CommandBuffer::begin(const VkCommandBufferBeginInfo* info) {
@@ -69,6 +110,14 @@ VkResult CommandBuffer::begin(const VkCommandBufferBeginInfo* info) {
     VkCommandBuffer self = handle();
     record([&](const WireCaps& c) { return guest::sizeof_vkBeginCommandBuffer(c, self, &b); },
            [&](Encoder& e) { guest::encode_vkBeginCommandBuffer(e, 0, self, &b); });
+    // The recording's first piece reaches the ring after kFirstFlushBytes of commands, or at
+    // vkEndCommandBuffer; a renderer thread that went to sleep (IDLE) meanwhile would only be
+    // woken then. Waking it now overlaps its wake-up with the application's recording.
+    try {
+        device_->conn().ring().wake();
+    } catch (...) {
+        fail(device_->conn().on_exception());
+    }
     return error_;
 }
 
@@ -88,10 +137,13 @@ VkResult CommandBuffer::end() {
 void CommandBuffer::reset_local(bool release_memory) {
     len_ = 0;
     error_ = VK_SUCCESS;
+    drop_chunk();
     if (release_memory) {
         buf_.reset();
-        cap_ = 0;
+        buf_cap_ = 0;
     }
+    data_ = buf_.get();
+    cap_ = buf_cap_;
     flush_at_ = kFirstFlushBytes;
     limit_ = std::min(cap_, flush_at_);
 }

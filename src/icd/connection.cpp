@@ -257,6 +257,14 @@ uint32_t Connection::submit_encoded(std::span<const uint8_t> bytes) {
     return execute_chunk(*ring_, std::move(chunk), bytes.size());
 }
 
+uint32_t Connection::submit_chunk(std::unique_ptr<Chunk> chunk, size_t size) {
+    if (lost()) {
+        release_chunk(std::move(chunk));
+        check_lost();
+    }
+    return execute_chunk(*ring_, std::move(chunk), size);
+}
+
 // ---------------------------------------------------------------------------------- control
 
 void Connection::sync_ring_for_control(uint32_t seqno) {

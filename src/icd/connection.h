@@ -208,6 +208,9 @@ public:
     // (preceded by vkSetReplyCommandStreamMESA when `reply` is set), then releases the chunk.
     uint32_t execute_chunk(Ring& ring, std::unique_ptr<Chunk> chunk, size_t size,
                            const VkCommandStreamDescriptionMESA* reply = nullptr);
+    // The first `size` bytes of `chunk`, recorded in place, to the renderer through the
+    // connection's ring (as submit_encoded does with bytes of private memory).
+    uint32_t submit_chunk(std::unique_ptr<Chunk> chunk, size_t size);
 
 private:
     template <class Encode>

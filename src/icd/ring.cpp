@@ -30,6 +30,11 @@ uint32_t Ring::write(std::span<const uint8_t> bytes) {
     return seqno;
 }
 
+void Ring::wake() {
+    std::lock_guard lock(mutex_);
+    ring_.notify_if_idle();
+}
+
 void Ring::wait(uint32_t seqno) {
     if (reached(seqno)) return;
     const auto start = std::chrono::steady_clock::now();

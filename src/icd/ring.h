@@ -31,6 +31,9 @@ public:
     // Blocks until the renderer has run everything up to `seqno`. Throws transport::DeviceLost.
     void wait(uint32_t seqno);
     bool fatal() const { return ring_.fatal(); }
+    // Wakes the renderer's ring thread if it went IDLE (a vkNotifyRingMESA), ahead of work that
+    // is on its way. Throws transport::TransportError.
+    void wake();
 
 private:
     std::mutex mutex_;

@@ -48,9 +48,11 @@ public:
     uint32_t head() const { return view_.head().load(std::memory_order_acquire); }
     uint32_t tail() const { return tail_; }
     bool fatal() const;
+    // Sends vkNotifyRingMESA if the renderer's thread went IDLE (it sleeps until notified);
+    // writes do this themselves, a caller may do it ahead of work. Serialized like writes.
+    void notify_if_idle();
 
 private:
-    void notify_if_idle();
     void check_health(std::chrono::steady_clock::time_point since, bool& alive_armed,
                       std::chrono::steady_clock::time_point& armed_at);
 
