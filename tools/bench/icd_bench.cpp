@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <vulkan/vulkan.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -299,30 +300,67 @@ void BM_SubmitCmdFence(benchmark::State& state) {
                            benchmark::Counter::kIs1000);
 }
 
+// One recording of `n` cheap commands, ended, submitted and waited for.
+void record_once(Driver& d, int64_t n, bool draw) {
+    const VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
+                                      VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, nullptr};
+    check(vkBeginCommandBuffer(d.cmd, &bi), "vkBeginCommandBuffer");
+    if (draw) {
+        VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
+        rp.renderPass = d.render_pass;
+        rp.framebuffer = d.framebuffer;
+        rp.renderArea = {{0, 0}, {1, 1}};
+        vkCmdBeginRenderPass(d.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
+        vkCmdBindPipeline(d.cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, d.pipeline);
+        for (int64_t i = 0; i < n; ++i) vkCmdDraw(d.cmd, 1, 1, 0, 0);
+        vkCmdEndRenderPass(d.cmd);
+    } else {
+        for (int64_t i = 0; i < n; ++i) vkCmdSetLineWidth(d.cmd, 1.0f);
+    }
+    check(vkEndCommandBuffer(d.cmd), "vkEndCommandBuffer");
+    d.submit_and_wait(d.cmd);
+}
+
 template <bool Venus, bool Draw>
 void BM_Record(benchmark::State& state) {
     Driver& d = get(Venus);
     const int64_t n = state.range(0);
-    const VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO, nullptr,
-                                      VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT, nullptr};
-    for (auto _ : state) {
-        check(vkBeginCommandBuffer(d.cmd, &bi), "vkBeginCommandBuffer");
-        if (Draw) {
-            VkRenderPassBeginInfo rp{VK_STRUCTURE_TYPE_RENDER_PASS_BEGIN_INFO};
-            rp.renderPass = d.render_pass;
-            rp.framebuffer = d.framebuffer;
-            rp.renderArea = {{0, 0}, {1, 1}};
-            vkCmdBeginRenderPass(d.cmd, &rp, VK_SUBPASS_CONTENTS_INLINE);
-            vkCmdBindPipeline(d.cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, d.pipeline);
-            for (int64_t i = 0; i < n; ++i) vkCmdDraw(d.cmd, 1, 1, 0, 0);
-            vkCmdEndRenderPass(d.cmd);
-        } else {
-            for (int64_t i = 0; i < n; ++i) vkCmdSetLineWidth(d.cmd, 1.0f);
-        }
-        check(vkEndCommandBuffer(d.cmd), "vkEndCommandBuffer");
-        d.submit_and_wait(d.cmd);
-    }
+    for (auto _ : state) record_once(d, n, Draw);
     state.SetItemsProcessed(state.iterations() * n);
+}
+
+// Native and venus side by side: each iteration makes one recording natively and one through
+// the stack (in alternating order), each timed. The GPU VMs' speed drifts by tens of percent
+// from one second to the next (docs/PERFORMANCE.md), which separate benchmarks measure as
+// differences; recordings made side by side see the same machine. Counters: native and venus
+// commands/s over all iterations, and venus / native.
+template <bool Draw>
+void BM_RecordSideBySide(benchmark::State& state) {
+    Driver& native = get(false);
+    Driver& venus = get(true);
+    const int64_t n = state.range(0);
+    using clock = std::chrono::steady_clock;
+    double native_s = 0, venus_s = 0;
+    bool native_first = true;
+    for (auto _ : state) {
+        Driver& first = native_first ? native : venus;
+        Driver& second = native_first ? venus : native;
+        const auto t0 = clock::now();
+        record_once(first, n, Draw);
+        const auto t1 = clock::now();
+        record_once(second, n, Draw);
+        const auto t2 = clock::now();
+        const double a = std::chrono::duration<double>(t1 - t0).count();
+        const double b = std::chrono::duration<double>(t2 - t1).count();
+        (native_first ? native_s : venus_s) += a;
+        (native_first ? venus_s : native_s) += b;
+        state.SetIterationTime(a + b);
+        native_first = !native_first;
+    }
+    const double cmds = static_cast<double>(state.iterations() * n);
+    state.counters["native_Mps"] = cmds / native_s / 1e6;
+    state.counters["venus_Mps"] = cmds / venus_s / 1e6;
+    state.counters["venus_vs_native"] = native_s / venus_s;
 }
 
 template <bool Venus>
@@ -348,6 +386,8 @@ BENCHMARK(BM_Record<false, false>)->Name("BM_RecordLineWidth/native")->Arg(10000
 BENCHMARK(BM_Record<true, false>)->Name("BM_RecordLineWidth/venus")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Record<false, true>)->Name("BM_RecordDraw/native")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Record<true, true>)->Name("BM_RecordDraw/venus")->Arg(100000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RecordSideBySide<false>)->Name("BM_RecordLineWidth/side_by_side")->Arg(100000)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RecordSideBySide<true>)->Name("BM_RecordDraw/side_by_side")->Arg(100000)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AllocMap<false>)->Name("BM_AllocMap/native")->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_AllocMap<true>)->Name("BM_AllocMap/venus")->UseRealTime()->Unit(benchmark::kMicrosecond);
 
