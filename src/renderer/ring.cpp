@@ -47,6 +47,8 @@ void Ring::notify() {
         notified_ = true;
     }
     cv_.notify_all();
+    // the guest notifies only a ring that said it was IDLE: a few times a second at most
+    log::debug("ctx {}: ring {}: woken by the guest", ctx_.id(), id_);
 }
 
 void Ring::write_extra(uint64_t offset, uint32_t value) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include "icd_test_support.h"
@@ -525,6 +526,93 @@ TEST(Features, FastPathKeepsStreamOrder) {
         EXPECT_TRUE(std::any_of(streams.begin(), streams.end(), [](uint64_t n) { return n > 128u << 10; }))
             << "no piece grew past 128 KiB: " << ::testing::PrintToString(streams);
     }
+}
+
+// A recording with commands of every size in one command buffer: runs of fills (the renderer's
+// fast path; within a run they write distinct words, so their order does not matter), barriers,
+// and vkCmdUpdateBuffer of 4 bytes up to 64 KiB (the general decoder; bigger than the first
+// pieces of a recording). Pieces of every size reach the renderer; those recorded straight into
+// shared memory run partly in place, partly from a copy. The buffer must come out as natively.
+std::vector<uint8_t> pieces_of_every_size(const DriverEnv& env) {
+    constexpr VkDeviceSize kSize = 256 << 10;
+    Vk vk(env);
+    Buffer b = make_buffer(vk, kSize, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+    std::memset(b.map, 0, kSize);
+    std::mt19937 rng(20261126);
+    std::vector<uint32_t> data(65536 / 4);
+    for (auto& w : data) w = rng();
+    const VkResult r = vk.run([&](VkCommandBuffer cb) {
+        const VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, VK_ACCESS_TRANSFER_WRITE_BIT,
+                                      VK_ACCESS_TRANSFER_WRITE_BIT};
+        auto sync = [&] {
+            vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &barrier, 0,
+                                 nullptr, 0, nullptr);
+        };
+        for (int i = 0; i < 400; ++i) {
+            const uint32_t run = 1 + rng() % 600;
+            const uint32_t first = rng() % (kSize / 4);
+            for (uint32_t j = 0; j < run; ++j)
+                vkCmdFillBuffer(cb, b.buffer, ((first + j) % (kSize / 4)) * 4, 4, rng());
+            sync();
+            // mostly small updates, one in four up to the 64 KiB that vkCmdUpdateBuffer allows
+            const uint32_t words = 1 + (rng() % 4 ? rng() % 256 : rng() % (65536 / 4));
+            const VkDeviceSize offset = (rng() % (kSize / 4 - words + 1)) * 4;
+            vkCmdUpdateBuffer(cb, b.buffer, offset, words * 4, data.data() + rng() % (data.size() - words + 1));
+            sync();
+        }
+    });
+    if (r != VK_SUCCESS) throw std::runtime_error("pieces of every size: VkResult " + std::to_string(r));
+    std::vector<uint8_t> out(static_cast<const uint8_t*>(b.map), static_cast<const uint8_t*>(b.map) + kSize);
+    destroy(vk, b);
+    return out;
+}
+
+TEST(Features, PiecesOfEverySize) {
+    const auto native = pieces_of_every_size(native_env());
+    ASSERT_NE(std::count(native.begin(), native.end(), 0), static_cast<std::ptrdiff_t>(native.size()));
+    Server server({"--no-fork", "-v"}, {{"VENUS_DEFERRED_EXECUTION", "off"}});
+    EXPECT_EQ(pieces_of_every_size(venus_env(server)) == native, true) << "the buffer differs from native";
+    server.stop();
+    const std::string log = server.log();
+    EXPECT_EQ(log.find("fatal"), std::string::npos) << log;
+    const auto streams = logged_numbers(log, "command stream of ", " bytes");
+    EXPECT_TRUE(std::any_of(streams.begin(), streams.end(), [](uint64_t n) { return n > 200u << 10; }))
+        << "no piece near 256 KiB: " << ::testing::PrintToString(streams);
+    EXPECT_FALSE(logged_numbers(log, "path: ", " recording commands took the fast path").empty()) << log;
+}
+
+// Past the ring's idle timeout (1 ms) the renderer's ring thread sleeps until the guest notifies
+// it. A recording sends nothing until its first piece is full or it ends, so vkBeginCommandBuffer
+// wakes the thread itself: the wake-up overlaps the application's recording.
+TEST(Features, BeginWakesAnIdleRing) {
+    Server server({"--no-fork", "-v"});
+    Vk vk(venus_env(server));
+    VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO, nullptr, 0, vk.family};
+    VkCommandPool pool;
+    VK_OK(vkCreateCommandPool(vk.device, &pci, nullptr, &pool));
+    VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, nullptr, pool,
+                                    VK_COMMAND_BUFFER_LEVEL_PRIMARY, 1};
+    VkCommandBuffer cb;
+    VK_OK(vkAllocateCommandBuffers(vk.device, &cai, &cb));
+    VK_OK(vkDeviceWaitIdle(vk.device));  // a round trip: everything before it has run
+    auto wakes = [&] { return logged_numbers(server.log(), "ring ", ": woken by the guest").size(); };
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the ring goes IDLE
+    const size_t before = wakes();
+    const VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    VK_OK(vkBeginCommandBuffer(cb, &bi));
+    size_t after = before;
+    for (int i = 0; i < 200 && after == before; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        after = wakes();
+    }
+    EXPECT_EQ(after, before + 1) << server.log();
+    VK_OK(vkEndCommandBuffer(cb));
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb;
+    VK_OK(vkQueueSubmit(vk.queue, 1, &si, VK_NULL_HANDLE));
+    VK_OK(vkQueueWaitIdle(vk.queue));
+    vkDestroyCommandPool(vk.device, pool, nullptr);
 }
 
 }  // namespace
