@@ -98,6 +98,20 @@ std::vector<uint8_t> realistic_stream(RawGuest& g) {
     return s.bytes;
 }
 
+// Runs one hostile client: true if it ran to the end, false if it lost its context (FATAL, or
+// its process went away).
+template <class F>
+bool runs_or_is_lost(F&& client) {
+    try {
+        client();
+        return true;
+    } catch (const transport::DeviceLost&) {
+        return false;
+    } catch (const transport::TransportError&) {
+        return false;
+    }
+}
+
 TEST(RawHostile, MutatedStreamsHurtNoOne) {
     ServerProcess server;
     std::atomic<bool> stop{false};
@@ -122,7 +136,7 @@ TEST(RawHostile, MutatedStreamsHurtNoOne) {
     std::mt19937_64 rng(20261126);
     int fatal = 0, survived = 0;
     for (int i = 0; i < 40; ++i) {  // round 0 sends the stream unmutated
-        try {
+        const bool ran = runs_or_is_lost([&] {
             RawGuest hostile(server.socket_path(), "hostile");
             std::vector<uint8_t> bytes = realistic_stream(hostile);
             const int flips = (i == 0) ? 0 : 1 + static_cast<int>(rng() % 8);
@@ -140,12 +154,8 @@ TEST(RawHostile, MutatedStreamsHurtNoOne) {
                 hostile.ring().write(std::span(bytes.data() + off, n & ~size_t{3}));
             }
             hostile.sync();
-            ++survived;
-        } catch (const transport::DeviceLost&) {
-            ++fatal;
-        } catch (const transport::TransportError&) {
-            ++fatal;  // its process went away
-        }
+        });
+        ++(ran ? survived : fatal);
         ASSERT_TRUE(server.running()) << "mutation " << i << " took the server down\n" << server.log();
     }
     stop = true;
@@ -205,51 +215,53 @@ TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
     std::mt19937_64 rng(20261127);
     int fatal = 0, survived = 0;
     for (int round = 0; round < 12; ++round) {
-        try {
+        const bool ran = runs_or_is_lost([&] {
             RawGuest g(server.socket_path(), "rewriter");
             RawDevice d(g);
             auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
             auto stream = g.client().create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kStreamBytes, 0);
             std::atomic<bool> stop{false};
             std::thread rewriter;
-            try {
-                d.run([&](VkCommandBuffer cmd) {
-                    std::span<uint8_t> mem = std::span<uint8_t>(stream.memory.data(), kStreamBytes);
-                    const size_t n = encode_fills(g, cmd, b.buffer, kFills, 0, mem);
-                    const uint64_t seed = rng();
-                    // Rewrites words while the renderer runs the stream: command ids, flags,
-                    // object ids and arguments, each 32-bit store racing with the renderer's
-                    // reads. Odd rounds put each word back right away (a value the renderer may
-                    // or may not catch, between its check and its use if it read twice); even
-                    // rounds leave the damage.
-                    const bool transient = round % 2;
-                    rewriter = std::thread([&stop, mem, n, seed, transient] {
-                        std::mt19937_64 r(seed);
-                        auto* words = reinterpret_cast<std::atomic<uint32_t>*>(mem.data());
-                        while (!stop.load(std::memory_order_relaxed)) {
-                            const size_t at = r() % (n / 4);
-                            const uint32_t old = words[at].load(std::memory_order_relaxed);
-                            words[at].store(r() % 4 ? old ^ (1u << (r() % 32)) : static_cast<uint32_t>(r()),
-                                            std::memory_order_relaxed);
-                            if (transient) words[at].store(old, std::memory_order_relaxed);
-                        }
-                    });
-                    const VkCommandStreamDescriptionMESA desc{stream.res_id, 0, n};
-                    RAW_ASYNC(g, vkExecuteCommandStreamsMESA, 1, &desc, nullptr, 0, nullptr, 0);
+            struct Join {
+                std::atomic<bool>& stop;
+                std::thread& thread;
+                ~Join() {
+                    stop = true;
+                    if (thread.joinable()) thread.join();
+                }
+            } join{stop, rewriter};
+            d.run([&](VkCommandBuffer cmd) {
+                std::span<uint8_t> mem = std::span<uint8_t>(stream.memory.data(), kStreamBytes);
+                const size_t n = encode_fills(g, cmd, b.buffer, kFills, 0, mem);
+                const uint64_t seed = rng();
+                // Rewrites words while the renderer runs the stream: command ids, flags,
+                // object ids and arguments, each 32-bit store racing with the renderer's
+                // reads. Odd rounds put each word back right away (a value the renderer may
+                // or may not catch, between its check and its use if it read twice); even
+                // rounds leave the damage.
+                const bool transient = round % 2;
+                if (!transient) {
+                    // and one command id damaged before the renderer starts (the rewriter may not
+                    // get a core before the renderer is done)
+                    const size_t command = rng() % kFills;
+                    std::memset(mem.data() + command * (n / kFills), 0xff, 4);
+                }
+                rewriter = std::thread([&stop, mem, n, seed, transient] {
+                    std::mt19937_64 r(seed);
+                    auto* words = reinterpret_cast<std::atomic<uint32_t>*>(mem.data());
+                    while (!stop.load(std::memory_order_relaxed)) {
+                        const size_t at = r() % (n / 4);
+                        const uint32_t old = words[at].load(std::memory_order_relaxed);
+                        words[at].store(r() % 4 ? old ^ (1u << (r() % 32)) : static_cast<uint32_t>(r()),
+                                        std::memory_order_relaxed);
+                        if (transient) words[at].store(old, std::memory_order_relaxed);
+                    }
                 });
-            } catch (...) {
-                stop = true;
-                if (rewriter.joinable()) rewriter.join();
-                throw;
-            }
-            stop = true;
-            if (rewriter.joinable()) rewriter.join();
-            ++survived;
-        } catch (const transport::DeviceLost&) {
-            ++fatal;
-        } catch (const transport::TransportError&) {
-            ++fatal;  // its process went away
-        }
+                const VkCommandStreamDescriptionMESA desc{stream.res_id, 0, n};
+                RAW_ASYNC(g, vkExecuteCommandStreamsMESA, 1, &desc, nullptr, 0, nullptr, 0);
+            });
+        });
+        ++(ran ? survived : fatal);
         ASSERT_TRUE(server.running()) << "round " << round << " took the server down\n" << server.log();
     }
     EXPECT_GT(fatal, 0) << "no rewrite was caught: the test is not testing anything";
