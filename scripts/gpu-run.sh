@@ -49,7 +49,10 @@ icd_tests() {
 }
 STEP=icd-tests step "guest-driver tests" icd_tests
 STEP=bench step "venus-bench" env VENUS_BENCH_NATIVE_ICD="$NV" $B/tools/venus-bench --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true
+  --benchmark_report_aggregates_only=true --benchmark_filter=-side_by_side
+# native and venus recordings alternately in one benchmark: the ratio over the same seconds
+STEP=bench-side step "venus-bench, recording side by side" env VENUS_BENCH_NATIVE_ICD="$NV" $B/tools/venus-bench \
+  --benchmark_filter=side_by_side --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 # the recording benchmarks with every command through the general decoder (fast path off)
 STEP=bench-general step "venus-bench, VENUS_FAST_PATH=off" env VENUS_BENCH_NATIVE_ICD="$NV" \
   VENUS_FAST_PATH=off $B/tools/venus-bench --benchmark_filter=Record --benchmark_repetitions=3 \
