@@ -173,7 +173,8 @@ TEST(RawHostile, MutatedStreamsHurtNoOne) {
               << victim_rounds.load() << " rounds\n";
 }
 
-// Fills of `buffer` with 1, 2, ... count, encoded into `out` (an indirect stream); with a
+// `count` fills, fill i writing i + 1 into word i of `buffer` (distinct words: transfers without
+// a barrier between them may run in any order), encoded into `out` (an indirect stream); with a
 // pipeline barrier (a command the fast path does not take) after fill number `barrier_after`.
 size_t encode_fills(RawGuest& g, VkCommandBuffer cmd, VkBuffer buffer, uint32_t count, uint32_t barrier_after,
                     std::span<uint8_t> out) {
@@ -181,7 +182,7 @@ size_t encode_fills(RawGuest& g, VkCommandBuffer cmd, VkBuffer buffer, uint32_t 
     const VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, VK_ACCESS_TRANSFER_WRITE_BIT,
                              VK_ACCESS_TRANSFER_WRITE_BIT};
     for (uint32_t v = 1; v <= count; ++v) {
-        guest::encode_vkCmdFillBuffer(e, 0, cmd, buffer, 0, 4096, v);
+        guest::encode_vkCmdFillBuffer(e, 0, cmd, buffer, (v - 1) * 4, 4, v);
         if (v == barrier_after)
             guest::encode_vkCmdPipelineBarrier(e, 0, cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
                                                0, 1, &mb, 0, nullptr, 0, nullptr);
@@ -201,15 +202,18 @@ TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
     for (const uint32_t barrier_after : {0u, kFills / 2}) {
         RawGuest g(server.socket_path(), "in-place");
         RawDevice d(g);
-        auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
-        auto map = g.map_memory(b.memory, 4096);
+        auto b = d.buffer(kFills * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+        auto map = g.map_memory(b.memory, kFills * 4);
         auto stream = g.client().create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kStreamBytes, 0);
         d.run([&](VkCommandBuffer cmd) {
             const size_t n = encode_fills(g, cmd, b.buffer, kFills, barrier_after, std::span<uint8_t>(stream.memory.data(), kStreamBytes));
             const VkCommandStreamDescriptionMESA desc{stream.res_id, 0, n};
             RAW_ASYNC(g, vkExecuteCommandStreamsMESA, 1, &desc, nullptr, 0, nullptr, 0);
         });
-        EXPECT_EQ(reinterpret_cast<const uint32_t*>(map.memory.data())[100], kFills) << "barrier after " << barrier_after;
+        const auto* words = reinterpret_cast<const uint32_t*>(map.memory.data());
+        uint32_t wrong = 0;
+        for (uint32_t i = 0; i < kFills; ++i) wrong += words[i] != i + 1;
+        EXPECT_EQ(wrong, 0u) << "words not filled, barrier after fill " << barrier_after;
     }
 
     std::mt19937_64 rng(20261127);
@@ -218,7 +222,7 @@ TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
         const bool ran = runs_or_is_lost([&] {
             RawGuest g(server.socket_path(), "rewriter");
             RawDevice d(g);
-            auto b = d.buffer(4096, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
+            auto b = d.buffer(kFills * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT);
             auto stream = g.client().create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kStreamBytes, 0);
             std::atomic<bool> stop{false};
             std::thread rewriter;
@@ -234,11 +238,12 @@ TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
                 std::span<uint8_t> mem = std::span<uint8_t>(stream.memory.data(), kStreamBytes);
                 const size_t n = encode_fills(g, cmd, b.buffer, kFills, 0, mem);
                 const uint64_t seed = rng();
-                // Rewrites words while the renderer runs the stream: command ids, flags,
-                // object ids and arguments, each 32-bit store racing with the renderer's
-                // reads. Odd rounds put each word back right away (a value the renderer may
-                // or may not catch, between its check and its use if it read twice); even
-                // rounds leave the damage.
+                // Rewrites the words the renderer checks while it runs the stream: command ids,
+                // flags, command-buffer and buffer ids, each 32-bit store racing with the
+                // renderer's reads (the arguments go to the driver unchecked on every path:
+                // damaging them would test the host driver). Odd rounds put each word back
+                // right away (a value the renderer may or may not catch, between its check and
+                // its use if it read twice); even rounds leave the damage.
                 const bool transient = round % 2;
                 if (!transient) {
                     // and one command id damaged before the renderer starts (the rewriter may not
@@ -246,11 +251,11 @@ TEST(RawHostile, StreamRewrittenWhileItRunsInPlace) {
                     const size_t command = rng() % kFills;
                     std::memset(mem.data() + command * (n / kFills), 0xff, 4);
                 }
-                rewriter = std::thread([&stop, mem, n, seed, transient] {
+                rewriter = std::thread([&stop, mem, n, seed, transient, commands = kFills] {
                     std::mt19937_64 r(seed);
                     auto* words = reinterpret_cast<std::atomic<uint32_t>*>(mem.data());
                     while (!stop.load(std::memory_order_relaxed)) {
-                        const size_t at = r() % (n / 4);
+                        const size_t at = (r() % commands) * (n / commands / 4) + r() % 6;
                         const uint32_t old = words[at].load(std::memory_order_relaxed);
                         words[at].store(r() % 4 ? old ^ (1u << (r() % 32)) : static_cast<uint32_t>(r()),
                                         std::memory_order_relaxed);
