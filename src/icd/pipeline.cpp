@@ -93,12 +93,42 @@ bool wants_result(uint32_t n, const Info* infos) {
     return false;
 }
 
+// The wire form of vkCreate{Graphics,Compute}Pipelines: the same but for the create info.
+template <class Info>
+struct PipelineWire;
+#define VENUS_PIPELINE_WIRE(Info, cmd)                                   \
+    template <>                                                          \
+    struct PipelineWire<Info> {                                          \
+        static constexpr auto size = &guest::sizeof_##cmd;               \
+        static constexpr auto encode = &guest::encode_##cmd;             \
+        static constexpr auto reply_size = &guest::sizeof_##cmd##_reply; \
+        static constexpr auto decode = &guest::decode_##cmd##_reply;     \
+    }
+VENUS_PIPELINE_WIRE(VkGraphicsPipelineCreateInfo, vkCreateGraphicsPipelines);
+VENUS_PIPELINE_WIRE(VkComputePipelineCreateInfo, vkCreateComputePipelines);
+#undef VENUS_PIPELINE_WIRE
+
+// Encodes the create infos, with a round trip only when the application needs the result.
+template <class Info>
+VkResult send_pipelines(VkDevice device, VkPipelineCache cache, uint32_t count, const Info* infos, VkPipeline* out,
+                        bool result) {
+    using W = PipelineWire<Info>;
+    auto size = [&](const WireCaps& c) { return W::size(c, device, cache, count, infos, nullptr, out); };
+    auto enc = [&](Encoder& e, uint32_t f) { W::encode(e, f, device, cache, count, infos, nullptr, out); };
+    Connection& conn = Device::from(device)->conn();
+    if (!result) {
+        conn.submit(size, enc);
+        return VK_SUCCESS;
+    }
+    return conn.call(size, enc, [&](const WireCaps& c) { return W::reply_size(c, device, cache, count, infos, nullptr, out); },
+                     [&](Decoder& d) { return W::decode(d, device, cache, count, infos, nullptr, out); });
+}
+
 // vkCreate{Graphics,Compute}Pipelines: the handles are chosen here, `clean()` gives the create
-// infos without garbage in ignored members (an object with data()), and `send(infos, result)`
-// encodes them, with a round trip only when the application needs the result.
-template <class Info, class Clean, class Send>
-VkResult create_pipelines(VkDevice device, uint32_t count, const Info* pCreateInfos, VkPipeline* pPipelines,
-                          Clean&& clean, Send&& send) {
+// infos without garbage in ignored members (an object with data()), send_pipelines() sends them.
+template <class Info, class Clean>
+VkResult create_pipelines(VkDevice device, VkPipelineCache cache, uint32_t count, const Info* pCreateInfos,
+                          VkPipeline* pPipelines, Clean&& clean) {
     Connection& conn = Device::from(device)->conn();
     auto clear = [&] {
         for (uint32_t i = 0; i < count; ++i) pPipelines[i] = VK_NULL_HANDLE;
@@ -108,7 +138,7 @@ VkResult create_pipelines(VkDevice device, uint32_t count, const Info* pCreateIn
     try {
         for (uint32_t i = 0; i < count; ++i) pPipelines[i] = new_handle<VkPipeline>();
         auto cleaned = clean();
-        const VkResult r = send(cleaned.data(), wants_result(count, pCreateInfos));
+        const VkResult r = send_pipelines(device, cache, count, cleaned.data(), pPipelines, wants_result(count, pCreateInfos));
         for (uint32_t i = 0; i < count; ++i) no_feedback(pCreateInfos[i].pNext);
         if (r < 0) clear();
         return r;
@@ -123,45 +153,19 @@ VkResult create_pipelines(VkDevice device, uint32_t count, const Info* pCreateIn
 VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateGraphicsPipelines(VkDevice device, VkPipelineCache pipelineCache, uint32_t createInfoCount,
                                                              const VkGraphicsPipelineCreateInfo* pCreateInfos,
                                                              const VkAllocationCallbacks*, VkPipeline* pPipelines) {
-    return create_pipelines(
-        device, createInfoCount, pCreateInfos, pPipelines, [&] { return CleanGraphics(createInfoCount, pCreateInfos); },
-        [&](const VkGraphicsPipelineCreateInfo* infos, bool result) {
-            auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-            auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateGraphicsPipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-            Connection& conn = Device::from(device)->conn();
-            if (!result) {
-                conn.submit(size, enc);
-                return VK_SUCCESS;
-            }
-            return conn.call(size, enc,
-                             [&](const WireCaps& c) { return guest::sizeof_vkCreateGraphicsPipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
-                             [&](Decoder& d) { return guest::decode_vkCreateGraphicsPipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
-        });
+    return create_pipelines(device, pipelineCache, createInfoCount, pCreateInfos, pPipelines,
+                            [&] { return CleanGraphics(createInfoCount, pCreateInfos); });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateComputePipelines(VkDevice device, VkPipelineCache pipelineCache, uint32_t createInfoCount,
                                                             const VkComputePipelineCreateInfo* pCreateInfos,
                                                             const VkAllocationCallbacks*, VkPipeline* pPipelines) {
-    return create_pipelines(
-        device, createInfoCount, pCreateInfos, pPipelines,
-        [&] {
-            std::vector<VkComputePipelineCreateInfo> copy(pCreateInfos, pCreateInfos + createInfoCount);
-            for (auto& c : copy)
-                if (!(c.flags & VK_PIPELINE_CREATE_DERIVATIVE_BIT)) c.basePipelineHandle = VK_NULL_HANDLE;
-            return copy;
-        },
-        [&](const VkComputePipelineCreateInfo* infos, bool result) {
-            auto size = [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-            auto enc = [&](Encoder& e, uint32_t f) { guest::encode_vkCreateComputePipelines(e, f, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); };
-            Connection& conn = Device::from(device)->conn();
-            if (!result) {
-                conn.submit(size, enc);
-                return VK_SUCCESS;
-            }
-            return conn.call(size, enc,
-                             [&](const WireCaps& c) { return guest::sizeof_vkCreateComputePipelines_reply(c, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); },
-                             [&](Decoder& d) { return guest::decode_vkCreateComputePipelines_reply(d, device, pipelineCache, createInfoCount, infos, nullptr, pPipelines); });
-        });
+    return create_pipelines(device, pipelineCache, createInfoCount, pCreateInfos, pPipelines, [&] {
+        std::vector<VkComputePipelineCreateInfo> copy(pCreateInfos, pCreateInfos + createInfoCount);
+        for (auto& c : copy)
+            if (!(c.flags & VK_PIPELINE_CREATE_DERIVATIVE_BIT)) c.basePipelineHandle = VK_NULL_HANDLE;
+        return copy;
+    });
 }
 
 }  // namespace venus::icd
