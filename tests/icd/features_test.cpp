@@ -107,6 +107,15 @@ std::vector<std::string> workload(const DriverEnv& env) {
     out.push_back("pipeline: " + std::to_string(vkCreateComputePipelines(d, VK_NULL_HANDLE, 1, &cpi, nullptr, &pipeline)));
     cpi.layout = push_pipeline_layout;
     vkCreateComputePipelines(d, VK_NULL_HANDLE, 1, &cpi, nullptr, &push_pipeline);
+    // an application that asks to hear when a pipeline would have to be compiled gets the
+    // driver's answer (a round trip; the driver has compiled this one above)
+    cpi.flags = VK_PIPELINE_CREATE_FAIL_ON_PIPELINE_COMPILE_REQUIRED_BIT;
+    VkPipeline asked = reinterpret_cast<VkPipeline>(uintptr_t{0xdead0000});
+    const VkResult asked_result = vkCreateComputePipelines(d, VK_NULL_HANDLE, 1, &cpi, nullptr, &asked);
+    const std::string asked_line = "pipeline, fail if compile required: " + std::to_string(asked_result) +
+                                   (asked ? ", a pipeline" : ", no pipeline");
+    if (asked) vkDestroyPipeline(d, asked, nullptr);
+    cpi.flags = 0;
 
     // ---- a descriptor set written through an update template, used from a secondary buffer
     VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 2}, {VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1}};
@@ -333,6 +342,7 @@ std::vector<std::string> workload(const DriverEnv& env) {
     destroy(vk, src);
     destroy(vk, dst);
     destroy(vk, params);
+    out.push_back(asked_line);
     return out;
 }
 
@@ -571,7 +581,7 @@ TEST(Features, PiecesOfEverySize) {
     const auto native = pieces_of_every_size(native_env());
     ASSERT_NE(std::count(native.begin(), native.end(), 0), static_cast<std::ptrdiff_t>(native.size()));
     Server server({"--no-fork", "-v"}, {{"VENUS_DEFERRED_EXECUTION", "off"}});
-    EXPECT_EQ(pieces_of_every_size(venus_env(server)) == native, true) << "the buffer differs from native";
+    EXPECT_TRUE(pieces_of_every_size(venus_env(server)) == native) << "the buffer differs from native";
     server.stop();
     const std::string log = server.log();
     EXPECT_EQ(log.find("fatal"), std::string::npos) << log;

@@ -155,6 +155,7 @@ Vk::Vk(const DriverEnv& env, uint32_t api_version, const std::vector<const char*
     f13.synchronization2 = VK_TRUE;
     f13.privateData = VK_TRUE;
     f13.dynamicRendering = VK_TRUE;
+    f13.pipelineCreationCacheControl = VK_TRUE;
     VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &f13};
     di.queueCreateInfoCount = 1;
     di.pQueueCreateInfos = &qi;
