@@ -258,10 +258,7 @@ uint32_t Connection::submit_encoded(std::span<const uint8_t> bytes) {
 }
 
 uint32_t Connection::submit_chunk(std::unique_ptr<Chunk> chunk, size_t size) {
-    if (lost()) {
-        release_chunk(std::move(chunk));
-        check_lost();
-    }
+    check_lost();  // (the chunk goes with the lost connection)
     return execute_chunk(*ring_, std::move(chunk), size);
 }
 

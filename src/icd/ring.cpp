@@ -31,6 +31,7 @@ uint32_t Ring::write(std::span<const uint8_t> bytes) {
 }
 
 void Ring::wake() {
+    if (!ring_.idle()) return;  // the common case, without the writers' lock
     std::lock_guard lock(mutex_);
     ring_.notify_if_idle();
 }

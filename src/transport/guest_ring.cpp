@@ -73,8 +73,10 @@ GuestRing::~GuestRing() {
 
 bool GuestRing::fatal() const { return view_.status().load(std::memory_order_acquire) & kFatal; }
 
+bool GuestRing::idle() const { return view_.status().load(std::memory_order_seq_cst) & kIdle; }
+
 void GuestRing::notify_if_idle() {
-    if (!(view_.status().load(std::memory_order_seq_cst) & kIdle)) return;
+    if (!idle()) return;
     auto cmd = encode_command([&] { return protocol::guest::sizeof_vkNotifyRingMESA(caps_, id_, tail_, 0); },
                               [&](protocol::Encoder& e) { protocol::guest::encode_vkNotifyRingMESA(e, 0, id_, tail_, 0); },
                               caps_);

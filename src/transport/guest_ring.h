@@ -48,6 +48,8 @@ public:
     uint32_t head() const { return view_.head().load(std::memory_order_acquire); }
     uint32_t tail() const { return tail_; }
     bool fatal() const;
+    // Whether the renderer's thread said it went to sleep until notified.
+    bool idle() const;
     // Sends vkNotifyRingMESA if the renderer's thread went IDLE (it sleeps until notified);
     // writes do this themselves, a caller may do it ahead of work. Serialized like writes.
     void notify_if_idle();
