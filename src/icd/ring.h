@@ -10,6 +10,7 @@
 #include <span>
 
 #include "transport/guest_ring.h"
+#include "transport/vtest_client.h"
 
 namespace venus::icd {
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+
 #include <chrono>
 
 #include "renderer/dispatch_support.h"
@@ -248,6 +250,7 @@ Context::Blob Context::create_blob(uint32_t res_id, uint32_t blob_type, uint32_t
         res->mapping = std::move(exp.mapping);
         res->kind = Resource::Kind::DeviceMemory;
         res->memory_id = blob_id;
+        out.memory_flags = mem->property_flags;
     }
     out.size = size;
     {
@@ -267,6 +270,9 @@ void Context::import_resource(uint32_t res_id, transport::UniqueFd fd, uint64_t 
     res->kind = Resource::Kind::Imported;
     try {
         res->mapping = std::make_shared<transport::SharedMemory>(transport::SharedMemory::map(std::move(fd), size));
+        // A memfd must not shrink under our mapping (a SIGBUS in the renderer): sealed here, or
+        // already sealed by the other side (virglrenderer's proxy seals SHM resources).
+        if (::fcntl(res->mapping->fd(), F_GET_SEALS) >= 0) res->mapping->seal();
     } catch (const transport::TransportError& e) {
         throw ContextError(fmt::format("imported resource {}: {}", res_id, e.what()));
     }

@@ -47,6 +47,7 @@ public:
         transport::UniqueFd fd;
         uint64_t size = 0;
         bool shm = false;  // an SHM blob (memfd); else exported device memory
+        uint32_t memory_flags = 0;  // device memory: its VkMemoryPropertyFlags
     };
     // RESOURCE_CREATE_BLOB (§2.4, §6.1-6.2). Throws ContextError with the reason on refusal
     // (the context stays usable: a refused blob is not a protocol violation).

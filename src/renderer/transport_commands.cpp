@@ -69,8 +69,9 @@ void RendererDispatcher::vkCreateRingMESA(vkCreateRingMESA_args& a) {
     require_control(path_, "vkCreateRingMESA");
     const auto& info = *a.pCreateInfo;
     auto res = ctx_.resource(info.resourceId);
-    if (res->kind != Resource::Kind::Shm || !res->mapping)
-        throw ContextError(fmt::format("ring {}: resource {} is not renderer shared memory", a.ring, res->id));
+    // renderer shared memory, or shared memory the VMM imported (render-server IMPORT_RESOURCE)
+    if ((res->kind != Resource::Kind::Shm && res->kind != Resource::Kind::Imported) || !res->mapping)
+        throw ContextError(fmt::format("ring {}: resource {} is not shared memory", a.ring, res->id));
     transport::RingLayout layout;
     layout.offset = info.offset;
     layout.size = info.size;

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <poll.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
 #include "protocol/guest_codec.h"
+#include "transport/vtest_protocol.h"
 
 namespace venus::transport {
 
@@ -22,7 +24,7 @@ std::vector<uint8_t> encode_command(Size&& size, Encode&& encode, const protocol
 }
 }  // namespace
 
-GuestRing::GuestRing(VtestClient& client, const protocol::WireCaps& caps, uint64_t ring_id, const Options& options)
+GuestRing::GuestRing(GuestChannel& client, const protocol::WireCaps& caps, uint64_t ring_id, const Options& options)
     : client_(client), caps_(caps), id_(ring_id), options_(options),
       layout_(RingLayout::standard(options.buffer_size)) {
     blob_ = client_.create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, layout_.size, 0);
@@ -56,7 +58,7 @@ GuestRing::GuestRing(VtestClient& client, const protocol::WireCaps& caps, uint64
     auto cmd = encode_command([&] { return protocol::guest::sizeof_vkCreateRingMESA(caps_, ring_id, &info); },
                               [&](protocol::Encoder& e) { protocol::guest::encode_vkCreateRingMESA(e, 0, ring_id, &info); },
                               caps_);
-    client_.submit(cmd);
+    client_.submit_commands(cmd);
 }
 
 GuestRing::~GuestRing() {
@@ -64,11 +66,16 @@ GuestRing::~GuestRing() {
         auto cmd = encode_command([&] { return protocol::guest::sizeof_vkDestroyRingMESA(caps_, id_); },
                                   [&](protocol::Encoder& e) { protocol::guest::encode_vkDestroyRingMESA(e, 0, id_); },
                                   caps_);
-        client_.submit(cmd);
+        client_.submit_commands(cmd);
         client_.destroy_blob(blob_.res_id);
     } catch (const std::exception&) {
         // the server is gone: nothing to destroy
     }
+}
+
+uint32_t GuestRing::extra(size_t i) const {
+    if ((i + 1) * 4 > view_.extra_size()) return 0;
+    return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(view_.extra() + i * 4)).load(std::memory_order_acquire);
 }
 
 bool GuestRing::fatal() const { return view_.status().load(std::memory_order_acquire) & kFatal; }
@@ -80,7 +87,7 @@ void GuestRing::notify_if_idle() {
     auto cmd = encode_command([&] { return protocol::guest::sizeof_vkNotifyRingMESA(caps_, id_, tail_, 0); },
                               [&](protocol::Encoder& e) { protocol::guest::encode_vkNotifyRingMESA(e, 0, id_, tail_, 0); },
                               caps_);
-    client_.submit(cmd);
+    client_.submit_commands(cmd);
 }
 
 uint32_t GuestRing::write(std::span<const uint8_t> bytes) {

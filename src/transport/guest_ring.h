@@ -14,7 +14,7 @@
 
 #include "protocol/codec.h"
 #include "transport/ring_layout.h"
-#include "transport/vtest_client.h"
+#include "transport/guest_channel.h"
 
 namespace venus::transport {
 
@@ -31,7 +31,7 @@ public:
         uint32_t monitor_period_us = 3'000'000;  // 0: no ALIVE monitor
         std::optional<int> priority;
     };
-    GuestRing(VtestClient& client, const protocol::WireCaps& caps, uint64_t ring_id, const Options& options);
+    GuestRing(GuestChannel& client, const protocol::WireCaps& caps, uint64_t ring_id, const Options& options);
     ~GuestRing();
     GuestRing(const GuestRing&) = delete;
     GuestRing& operator=(const GuestRing&) = delete;
@@ -48,6 +48,8 @@ public:
     uint32_t head() const { return view_.head().load(std::memory_order_acquire); }
     uint32_t tail() const { return tail_; }
     bool fatal() const;
+    // The ring's extra region (vkWriteRingExtraMESA writes there), word `i`.
+    uint32_t extra(size_t i) const;
     // Whether the renderer's thread said it went to sleep until notified.
     bool idle() const;
     // Sends vkNotifyRingMESA if the renderer's thread went IDLE (it sleeps until notified);
@@ -58,12 +60,12 @@ private:
     void check_health(std::chrono::steady_clock::time_point since, bool& alive_armed,
                       std::chrono::steady_clock::time_point& armed_at);
 
-    VtestClient& client_;
+    GuestChannel& client_;
     const protocol::WireCaps& caps_;
     const uint64_t id_;
     const Options options_;
     RingLayout layout_;
-    VtestClient::Blob blob_;
+    GuestChannel::Blob blob_;
     RingView view_;
     uint32_t tail_ = 0;
 };

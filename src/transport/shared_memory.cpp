@@ -35,9 +35,11 @@ SharedMemory SharedMemory::create(const std::string& name, size_t size) {
     SharedMemory m;
     m.fd_.reset(::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!m.fd_) throw TransportError(errno_message(fmt::format("memfd_create '{}'", name)));
-    if (::ftruncate(m.fd_.get(), static_cast<off_t>(rounded)) < 0)
+    // The file is exactly `size` bytes (virglrenderer's proxy accepts only such SHM fds, §5.3);
+    // the mapping covers the whole last page, which a file ending inside it backs.
+    if (::ftruncate(m.fd_.get(), static_cast<off_t>(size)) < 0)
         throw TransportError(
-            errno_message(fmt::format("ftruncate of shared memory '{}' to {} bytes", name, rounded)));
+            errno_message(fmt::format("ftruncate of shared memory '{}' to {} bytes", name, size)));
     void* addr = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd_.get(), 0);
     if (addr == MAP_FAILED)
         throw TransportError(
@@ -93,8 +95,11 @@ void SharedMemory::reset() {
 
 void SharedMemory::seal() {
     if (!fd_) throw TransportError("seal of shared memory without a file descriptor");
+    // No F_SEAL_SEAL: virglrenderer's proxy adds its own seals to SHM fds and refuses one it
+    // cannot seal. The seals that could hurt us are taken (F_SEAL_WRITE cannot be added while
+    // our writable mapping exists).
     constexpr int kWanted = F_SEAL_SHRINK | F_SEAL_GROW;
-    if (::fcntl(fd_.get(), F_ADD_SEALS, kWanted | F_SEAL_SEAL) == 0) return;
+    if (::fcntl(fd_.get(), F_ADD_SEALS, kWanted) == 0) return;
     if (errno != EPERM)
         throw TransportError(errno_message(fmt::format("sealing shared memory fd {}", fd_.get())));
     // EPERM: already sealed with F_SEAL_SEAL. Fine if the size seals we want are in place.

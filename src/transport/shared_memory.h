@@ -12,8 +12,8 @@ namespace venus::transport {
 class SharedMemory {
 public:
     SharedMemory() = default;
-    // A new zero-filled memfd of `size` bytes (MFD_CLOEXEC|MFD_ALLOW_SEALING), mapped.
-    // `size` is rounded up to the page size. Throws TransportError.
+    // A new zero-filled memfd of exactly `size` bytes (MFD_CLOEXEC|MFD_ALLOW_SEALING), mapped
+    // up to the end of its last page (size() is that rounded size). Throws TransportError.
     static SharedMemory create(const std::string& name, size_t size);
     // Maps `size` bytes of an fd received from the other side (MAP_SHARED, RW). The fd is kept.
     // Throws TransportError if the file is smaller than `size` or mmap fails.
@@ -29,8 +29,8 @@ public:
     size_t size() const { return size_; }
     int fd() const { return fd_.get(); }
     bool valid() const { return addr_ != nullptr; }
-    // Forbid growing/shrinking the file (F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL), so that a peer
-    // cannot truncate it under our mapping (which would SIGBUS us).
+    // Forbid growing/shrinking the file (F_SEAL_SHRINK|F_SEAL_GROW), so that a peer cannot
+    // truncate it under our mapping (which would SIGBUS us). Further seals stay possible.
     void seal();
     void reset();
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "transport/error.h"
+#include "transport/guest_channel.h"
 #include "transport/shared_memory.h"
 #include "transport/vtest_connection.h"
 #include "transport/vtest_protocol.h"
@@ -23,7 +24,7 @@ public:
     using TransportError::TransportError;
 };
 
-class VtestClient {
+class VtestClient : public GuestChannel {
 public:
     // Connects and runs the handshake: CREATE_RENDERER, PING + BUSY_WAIT probe, PROTOCOL_VERSION,
     // GET_PARAM(MAX_TIMELINE_COUNT), GET_CAPSET(Venus), CONTEXT_INIT(Venus). Throws
@@ -36,16 +37,13 @@ public:
     // How many bytes of the capset the server sent (older servers send a shorter struct).
     size_t capset_size() const { return capset_size_; }
     // For poll(): the socket reports a closed server (POLLRDHUP) without consuming anything.
-    int socket_fd() { return conn_.socket().fd(); }
+    int socket_fd() override { return conn_.socket().fd(); }
 
-    struct Blob {
-        uint32_t res_id = 0;
-        SharedMemory memory;  // mapped, when `map` was asked for
-        UniqueFd fd;          // when not mapped
-    };
+    using Blob = GuestChannel::Blob;
     // RESOURCE_CREATE_BLOB; throws VtestRefused when the server answers res_id 0.
-    Blob create_blob(uint32_t type, uint32_t flags, uint64_t size, uint64_t blob_id, bool map = true);
-    void destroy_blob(uint32_t res_id);
+    Blob create_blob(uint32_t type, uint32_t flags, uint64_t size, uint64_t blob_id, bool map = true) override;
+    void destroy_blob(uint32_t res_id) override;
+    void submit_commands(std::span<const uint8_t> commands) override { submit(commands); }
 
     struct SyncWrite {
         uint32_t sync_id;

@@ -59,7 +59,7 @@ TEST(TransportSharedMemory, CreateGivesZeroedPageRoundedSharedMapping) {
     SharedMemory m = SharedMemory::create("venus-test-create", 100);
     ASSERT_TRUE(m.valid());
     EXPECT_EQ(m.size(), page);
-    EXPECT_EQ(file_size(m.fd()), static_cast<off_t>(page));
+    EXPECT_EQ(file_size(m.fd()), 100);  // the file is exactly as large as asked (render-server SHM)
     EXPECT_TRUE(::fcntl(m.fd(), F_GETFD) & FD_CLOEXEC);
     for (size_t i = 0; i < m.size(); ++i) ASSERT_EQ(m.data()[i], 0) << "byte " << i;
 
@@ -71,7 +71,8 @@ TEST(TransportSharedMemory, CreateGivesZeroedPageRoundedSharedMapping) {
 
     SharedMemory big = SharedMemory::create("venus-test-big", 3 * page + 1);
     EXPECT_EQ(big.size(), 4 * page);
-    big.data()[big.size() - 1] = 1;  // the whole rounded size is mapped
+    EXPECT_EQ(file_size(big.fd()), static_cast<off_t>(3 * page + 1));
+    big.data()[big.size() - 1] = 1;  // the whole rounded size is mapped (the last page is backed)
 }
 
 TEST(TransportSharedMemory, CreateRejectsBadSizesAndNames) {
@@ -144,8 +145,7 @@ TEST(TransportSharedMemory, SealPreventsResizing) {
     ASSERT_EQ(::ftruncate(m.fd(), 4096), 0);
     m.seal();
     const int seals = ::fcntl(m.fd(), F_GET_SEALS);
-    EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
-              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_SHRINK | F_SEAL_GROW);
     EXPECT_EQ(::ftruncate(m.fd(), 0), -1);
     EXPECT_EQ(errno, EPERM);
     EXPECT_EQ(::ftruncate(m.fd(), 2 * 4096), -1);
@@ -157,6 +157,20 @@ TEST(TransportSharedMemory, SealPreventsResizing) {
     // A different fd for the same file sees the seals as well.
     UniqueFd other = dup_of(m.fd());
     EXPECT_EQ(::ftruncate(other.get(), 0), -1);
+    // virglrenderer's proxy seals SHM fds itself (F_SEAL_SEAL among them) and refuses an fd on
+    // which that fails; and the write seal that would stop us cannot be taken while we map it.
+    EXPECT_EQ(::fcntl(other.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW), 0);
+    EXPECT_EQ(::fcntl(m.fd(), F_GET_SEALS) & F_SEAL_SEAL, F_SEAL_SEAL);
+    EXPECT_NO_THROW(m.seal());  // an already complete set of seals is fine
+}
+
+TEST(TransportSharedMemory, SealedMemoryCannotBeWriteSealedUnderOurMapping) {
+    SharedMemory m = SharedMemory::create("venus-test-wseal", 4096);
+    m.seal();
+    EXPECT_EQ(::fcntl(m.fd(), F_ADD_SEALS, F_SEAL_WRITE), -1);
+    EXPECT_EQ(errno, EBUSY);
+    m.data()[0] = 7;
+    EXPECT_EQ(m.data()[0], 7);
 }
 
 TEST(TransportSharedMemory, SealFailsWhenTheFileCanStillChangeSize) {

@@ -33,13 +33,24 @@ uint64_t RawGuest::next_id() {
 }
 
 RawGuest::RawGuest(const std::string& socket_path, const std::string& name) {
-    client_ = transport::VtestClient::connect(socket_path, name);
-    const auto& cs = client_->capset();
+    auto client = transport::VtestClient::connect(socket_path, name);
+    vtest_ = client.get();
+    const vtest::CapsetVenus capset = client->capset();
+    channel_ = std::move(client);
+    start(capset);
+}
+
+RawGuest::RawGuest(std::unique_ptr<transport::GuestChannel> channel, const vtest::CapsetVenus& capset)
+    : channel_(std::move(channel)) {
+    start(capset);
+}
+
+void RawGuest::start(const vtest::CapsetVenus& cs) {
     caps_.api_version = cs.vk_xml_version;
     std::copy(std::begin(cs.vk_extension_mask1), std::end(cs.vk_extension_mask1), caps_.extension_mask);
     transport::GuestRing::Options opts;
-    ring_ = std::make_unique<transport::GuestRing>(*client_, caps_, next_id(), opts);
-    reply_ = client_->create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kReplySize, 0);
+    ring_ = std::make_unique<transport::GuestRing>(*channel_, caps_, next_id(), opts);
+    reply_ = channel_->create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kReplySize, 0);
 }
 
 RawGuest::~RawGuest() = default;
@@ -70,17 +81,17 @@ void RawGuest::control(const SizeFn& size, const EncodeFn& encode) {
     std::vector<uint8_t> buf(size(caps_));
     protocol::Encoder e(buf.data(), buf.size(), &caps_);
     encode(e, 0);
-    client_->submit(buf);
+    channel_->submit_commands(buf);
 }
 
 void RawGuest::sync() { ring_->wait(ring_->tail()); }
 
-transport::VtestClient::Blob RawGuest::map_memory(VkDeviceMemory memory, uint64_t size) {
+transport::GuestChannel::Blob RawGuest::map_memory(VkDeviceMemory memory, uint64_t size) {
     const uint64_t ring = ring_->id();
     const uint64_t seqno = ring_->tail();
     control([&](const protocol::WireCaps& c) { return protocol::guest::sizeof_vkWaitRingSeqnoMESA(c, ring, seqno); },
             [&](protocol::Encoder& e, uint32_t f) { protocol::guest::encode_vkWaitRingSeqnoMESA(e, f, ring, seqno); });
-    return client_->create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, size,
+    return channel_->create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, size,
                                 reinterpret_cast<uint64_t>(memory));
 }
 

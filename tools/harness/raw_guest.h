@@ -44,9 +44,14 @@ private:
 class RawGuest {
 public:
     explicit RawGuest(const std::string& socket_path, const std::string& name = "raw-guest");
+    // Over another channel to a renderer (e.g. the proxy side of the render-server protocol),
+    // with the capset that channel's VMM would hand the guest.
+    RawGuest(std::unique_ptr<transport::GuestChannel> channel, const vtest::CapsetVenus& capset);
     ~RawGuest();
 
-    transport::VtestClient& client() { return *client_; }
+    // vtest guests only
+    transport::VtestClient& client() { return *vtest_; }
+    transport::GuestChannel& channel() { return *channel_; }
     transport::GuestRing& ring() { return *ring_; }
     const protocol::WireCaps& caps() const { return caps_; }
 
@@ -78,13 +83,16 @@ public:
     void sync();
 
     // Maps a VkDeviceMemory through a blob (vkWaitRingSeqnoMESA first, as Mesa does).
-    transport::VtestClient::Blob map_memory(VkDeviceMemory memory, uint64_t size);
+    transport::GuestChannel::Blob map_memory(VkDeviceMemory memory, uint64_t size);
 
 private:
-    std::unique_ptr<transport::VtestClient> client_;
+    void start(const vtest::CapsetVenus& capset);
+
+    std::unique_ptr<transport::GuestChannel> channel_;
+    transport::VtestClient* vtest_ = nullptr;
     protocol::WireCaps caps_;
     std::unique_ptr<transport::GuestRing> ring_;
-    transport::VtestClient::Blob reply_;
+    transport::GuestChannel::Blob reply_;
     std::deque<std::unique_ptr<protocol::GuestDispatchable>> objects_;
     GuestObjects resolver_;
 };
