@@ -212,6 +212,10 @@ std::shared_ptr<Resource> Context::find_resource(uint32_t res_id) {
 
 std::shared_ptr<Resource> Context::resource(uint32_t res_id) {
     auto r = find_resource(res_id);
+    if (!r && resource_barrier_) {
+        resource_barrier_();
+        r = find_resource(res_id);
+    }
     if (!r) throw ContextError(fmt::format("resource {} does not exist", res_id));
     return r;
 }

@@ -89,6 +89,11 @@ public:
 
     std::shared_ptr<Resource> resource(uint32_t res_id);  // throws ContextError if unknown
     std::shared_ptr<Resource> find_resource(uint32_t res_id);
+    // Called by resource() before it gives up on an unknown id: a front end whose resources
+    // arrive on another channel than the commands (the render server's context socket vs a
+    // ring) applies what that channel has pending, so that a resource sent before the command
+    // that names it is found. Set before the first command.
+    void set_resource_barrier(std::function<void()> barrier) { resource_barrier_ = std::move(barrier); }
 
     // rings (§5.3-5.5)
     void create_ring(uint64_t ring_id, std::shared_ptr<Resource> resource, const transport::RingLayout& layout,
@@ -124,6 +129,7 @@ private:
 
     std::atomic<bool> fatal_{false};
     std::string fatal_reason_;
+    std::function<void()> resource_barrier_;
 
     std::unique_ptr<DispatchPath> control_;
     std::mutex control_mutex_;  // one control submission at a time

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -147,8 +149,12 @@ void RenderContext::stop() {
 std::string RenderContext::run() {
     alignas(8) uint8_t buffer[kContextRequestMax];
     std::string why;
+    run_thread_ = std::this_thread::get_id();
     try {
         while (!stopping_) {
+            // peek first: a message is always either queued or in_handle_ for catch_up()
+            socket_.peek_size();
+            note_progress(true);
             transport::SeqpacketSocket::Message m = socket_.recv(buffer);
             if (m.size < 4) {
                 why = fmt::format("a message of {} bytes, too short for an op", m.size);
@@ -156,15 +162,18 @@ std::string RenderContext::run() {
             }
             const uint32_t op = load<uint32_t>(buffer, 0);
             why = handle(op, std::span<const uint8_t>(buffer, m.size), m.fds);
+            note_progress(false);
             if (!why.empty()) break;
         }
     } catch (const transport::PeerClosed&) {
+        note_progress(false, true);
         log::info("ctx {} ({}): the proxy closed the context ({} submissions)", options_.ctx_id, options_.name,
                   submits_);
         return {};
     } catch (const std::exception& e) {
         why = e.what();
     }
+    note_progress(false, true);
     if (stopping_) return {};
     log::error("ctx {} ({}): {}; ending this context", options_.ctx_id, options_.name, why);
     return why;
@@ -222,10 +231,38 @@ std::string RenderContext::init(std::span<const uint8_t> msg, std::vector<transp
         return fmt::format("INIT: {}", e.what());
     }
     ctx_ = renderer_.create_context(options_.ctx_id, options_.name);
+    ctx_->set_resource_barrier([this] { catch_up(); });
     log::info("ctx {} ({}): Venus context for a virglrenderer {} proxy, {} timelines{}", options_.ctx_id,
               options_.name, generation_name(options_.generation), fences_->timelines(),
               fds.size() > 1 ? ", eventfd" : "");
     return {};
+}
+
+void RenderContext::note_progress(bool in_handle, bool done) {
+    {
+        std::lock_guard lock(progress_mutex_);
+        if (!in_handle) ++handled_;
+        in_handle_ = in_handle;
+        run_done_ = run_done_ || done;
+    }
+    progress_cv_.notify_all();
+}
+
+// A VMM sends IMPORT_RESOURCE (or CREATE_RESOURCE) on the context socket before the guest's
+// command naming the resource can reach a ring, but the ring thread may read that command
+// first. Anything still queued on the socket, or being applied, is waited for; at most a
+// second in all, so a run() stuck in a long command cannot stall the ring for longer.
+void RenderContext::catch_up() {
+    if (std::this_thread::get_id() == run_thread_) return;  // SUBMIT_CMD: in order already
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    std::unique_lock lock(progress_mutex_);
+    while (!run_done_) {
+        pollfd p{socket_.fd(), POLLIN, 0};
+        const bool queued = ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+        if (!queued && !in_handle_) return;
+        const uint64_t seen = handled_;
+        if (!progress_cv_.wait_until(lock, deadline, [&] { return handled_ != seen || run_done_; })) return;
+    }
 }
 
 void RenderContext::reply_create_resource(int32_t fd_type, uint32_t map_info, int fd) {

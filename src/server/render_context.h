@@ -6,11 +6,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "transport/render_protocol.h"
@@ -75,6 +78,10 @@ private:
     std::string submit_cmd(std::span<const uint8_t> msg);
     std::string submit_fence(std::span<const uint8_t> msg);
     void reply_create_resource(int32_t fd_type, uint32_t map_info, int fd);
+    // The renderer's resource barrier: from a ring thread, waits (boundedly) until every
+    // message already queued on the context socket has been handled.
+    void catch_up();
+    void note_progress(bool in_handle, bool done = false);
 
     renderer::Renderer& renderer_;
     transport::SeqpacketSocket socket_;
@@ -85,6 +92,13 @@ private:
     bool sent_generation_specific_ = false;  // a CREATE_RESOURCE reply or SUBMIT_CMD reply went out
     std::atomic<bool> stopping_{false};
     uint64_t submits_ = 0;
+
+    std::thread::id run_thread_;
+    std::mutex progress_mutex_;
+    std::condition_variable progress_cv_;
+    uint64_t handled_ = 0;   // messages handled by run()
+    bool in_handle_ = false;  // run() is applying one
+    bool run_done_ = false;
 };
 
 // What the proxy may be told about a blob's fd (§5.3): SHM for a sealable memfd of exactly

@@ -116,7 +116,7 @@ TEST_P(RenderServerWorkload, AGuestRunsThroughTheProxy) {
     const Case c = GetParam();
     RenderProxy proxy(c.gen, {"--protocol", gen_arg(c.gen), "--worker", c.worker, "-v"});
     proxy.init((1u << 6) | (1u << 7) | (1u << 9) | (1u << 1) | (1u << 8));
-    {
+    try {
         auto owned = proxy.create_context(5, "workload");
         ProxyContext* ctx = owned.get();
         ctx->set_import_shm(c.import_shm);
@@ -125,8 +125,10 @@ TEST_P(RenderServerWorkload, AGuestRunsThroughTheProxy) {
         // memfds of exact size come back as SHM, the type every proxy maps
         for (int32_t t : ctx->answered_fd_types()) EXPECT_EQ(t, 2) << "an fd type other than SHM";
         EXPECT_FALSE(ctx->answered_fd_types().empty());
-        if (HasFailure()) std::cerr << "---- render server log ----\n" << proxy.log();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << e.what();
     }
+    if (HasFailure()) std::cerr << "---- render server log ----\n" << proxy.log();
     proxy.close_client();
     EXPECT_EQ(proxy.wait_exit(20000), std::optional<int>(0)) << proxy.log();
     const std::string log = proxy.log();
@@ -158,10 +160,7 @@ protected:
     // The server ended that context and logged `reason`.
     void expect_ended(ProxyContext& ctx, const std::string& reason) {
         EXPECT_TRUE(closed_within(ctx.socket(), 10000)) << "context " << ctx.id() << " still open";
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (proxy_->log().find(reason) == std::string::npos && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        EXPECT_NE(proxy_->log().find(reason), std::string::npos) << "no log line with: " << reason;
+        EXPECT_TRUE(proxy_->wait_log(reason)) << "no log line with: " << reason;
     }
     std::unique_ptr<RenderProxy> proxy_;
 };
@@ -321,7 +320,7 @@ TEST_P(RenderServerErrors, ClientOps) {
     // names with control characters do not reach the log as such
     transport::UniqueFd named = proxy_->create_context_socket(3, "evil\nERROR forged");
     ASSERT_TRUE(named.valid());
-    EXPECT_NE(proxy_->log().find("evil?ERROR forged"), std::string::npos);
+    EXPECT_TRUE(proxy_->wait_log("context 3 (evil?ERROR forged) created"));
     // DESTROY_CONTEXT ends the context's worker: the proxy sees its socket close
     proxy_->destroy_context(1);
     EXPECT_TRUE(closed_within(one.get(), 10000));
@@ -361,6 +360,7 @@ TEST(RenderServerIsolation, ACrashedContextProcessLeavesTheOthersRunning) {
     ProxyContext* survivor = owned.get();
     RawGuest g(std::move(owned), proxy_capset());
     RawDevice d(g, 1);
+    ASSERT_TRUE(proxy.wait_log("context 2 (survivor) created")) << proxy.log();
     const pid_t pid = worker_pid(proxy.log(), 1);
     ASSERT_GT(pid, 0) << proxy.log();
     ASSERT_NE(pid, worker_pid(proxy.log(), 2));
@@ -372,10 +372,7 @@ TEST(RenderServerIsolation, ACrashedContextProcessLeavesTheOthersRunning) {
     EXPECT_EQ(reinterpret_cast<uint32_t*>(map.memory.data())[100], 0x5afeu);
     survivor->submit_fence(1, 1);
     EXPECT_TRUE(survivor->wait_fence(1, 1));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (proxy.log().find("died from signal 11") == std::string::npos && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_NE(proxy.log().find("died from signal 11"), std::string::npos) << proxy.log();
+    EXPECT_TRUE(proxy.wait_log("died from signal 11")) << proxy.log();
 }
 
 // Without --protocol the server takes the proxy's generation from the peer process (which maps
@@ -394,6 +391,7 @@ TEST(RenderServerDetection, TheLayoutFollowsTheProxy) {
     }  // a 0.10 SUBMIT_CMD, answered as 0.10 (ok = 1)
     ProxyContext::CreateReply r = ctx->create_resource(1, 0, 8192, 1);  // a 0.10 reply: 8 bytes
     EXPECT_EQ(r.fd_type, 2);
+    EXPECT_TRUE(proxy.wait_log("speaking that layout from now on"));
     const std::string log = proxy.log();
     EXPECT_NE(log.find("maps no libvirglrenderer; assuming virglrenderer >= 1.0"), std::string::npos) << log;
     EXPECT_NE(log.find("speaking that layout from now on"), std::string::npos) << log;

@@ -217,7 +217,7 @@ TEST(TransportRingView, ControlWordsAreLockFreeU32sInSharedMemory) {
     EXPECT_EQ(view.extra_size(), 4u);
 
     // A second mapping of the same memfd (as the peer has) sees the words as plain u32s.
-    SharedMemory peer = SharedMemory::map(UniqueFd{::fcntl(shm.fd(), F_DUPFD_CLOEXEC, 0)}, shm.size());
+    SharedMemory peer = SharedMemory::map(UniqueFd{::fcntl(shm.fd(), F_DUPFD_CLOEXEC, 0)}, layout.size);
     const RingView other(peer.data(), layout);
     view.tail().store(0xdeadbeef, std::memory_order_release);
     view.status().store(1u << 1, std::memory_order_seq_cst);
@@ -305,7 +305,7 @@ TEST(TransportRingView, ProducerAndConsumerAcrossTwoMappings) {
     const RingLayout layout = RingLayout::standard(256);
     SharedMemory driver_shm = SharedMemory::create("venus-test-ring-pc", layout.size);
     SharedMemory renderer_shm =
-        SharedMemory::map(UniqueFd{::fcntl(driver_shm.fd(), F_DUPFD_CLOEXEC, 0)}, driver_shm.size());
+        SharedMemory::map(UniqueFd{::fcntl(driver_shm.fd(), F_DUPFD_CLOEXEC, 0)}, layout.size);
     const RingView driver(driver_shm.data(), layout);
     const RingView renderer(renderer_shm.data(), layout);
     // Start near the u32 wrap so that the counters wrap during the test.

@@ -45,6 +45,9 @@ public:
     ProxyGeneration generation() const { return gen_; }
     int client_socket() const { return client_.get(); }
     std::string log() const;
+    // Waits up to timeout_ms for `needle` to appear in the log (lines are written after the
+    // replies they describe); whether it did.
+    bool wait_log(const std::string& needle, int timeout_ms = 10000) const;
     pid_t pid() const { return pid_; }
     // Waits for the server to exit; its status (or -signal, or nullopt after timeout_ms).
     std::optional<int> wait_exit(int timeout_ms);
