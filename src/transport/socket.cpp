@@ -255,7 +255,7 @@ int UnixSocket::peer_pid() const {
 // UnixListener
 
 UnixListener UnixListener::listen(const std::string& path, int backlog) {
-    const UnixAddress a = make_address(path);
+    (void)make_address(path);  // validates the path (length, NUL bytes)
 
     // Replace a stale socket file (a previous server that did not clean up); refuse to touch
     // anything that is not a socket.
@@ -269,21 +269,33 @@ UnixListener UnixListener::listen(const std::string& path, int backlog) {
         throw_errno(fmt::format("stat {}", path));
     }
 
+    // The socket is bound and listening under a temporary name next to `path` and then renamed
+    // into place, so that the path appears only once it accepts connections: a client that
+    // sees the file never gets ECONNREFUSED from a socket that is bound but not yet listening.
+    // (If the temporary name would not fit in sun_path, bind `path` itself.)
+    std::string bind_path = fmt::format("{}.{}.tmp", path, ::getpid());
+    if (bind_path.size() >= sizeof(sockaddr_un::sun_path)) bind_path = path;
+    const UnixAddress ba = make_address(bind_path);
+    if (bind_path != path) ::unlink(bind_path.c_str());  // a leftover of a crashed server with our pid
+
     UnixListener l;
     l.fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!l.fd_) throw_errno(fmt::format("socket for {}", path));
-    if (::bind(l.fd_.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) < 0)
-        throw_errno(fmt::format("bind {}", path));
-    // From here on the file is ours: `l` unlinks it if anything below throws.
-    if (::lstat(path.c_str(), &st) < 0) {
-        const std::string msg = errno_message(fmt::format("stat {} after bind", path));
-        ::unlink(path.c_str());
+    if (::bind(l.fd_.get(), reinterpret_cast<const sockaddr*>(&ba.addr), ba.len) < 0)
+        throw_errno(fmt::format("bind {}", bind_path));
+    auto fail = [&](const std::string& what) {
+        const std::string msg = errno_message(what);
+        ::unlink(bind_path.c_str());
         throw TransportError(msg);
-    }
+    };
+    if (::lstat(bind_path.c_str(), &st) < 0) fail(fmt::format("stat {} after bind", bind_path));
+    if (::listen(l.fd_.get(), backlog) < 0) fail(fmt::format("listen on {}", path));
+    if (bind_path != path && ::rename(bind_path.c_str(), path.c_str()) < 0)
+        fail(fmt::format("renaming {} to {}", bind_path, path));
+    // From here on the file is ours: `l` unlinks it if anything below throws.
     l.path_ = path;
     l.dev_ = st.st_dev;
     l.ino_ = st.st_ino;
-    if (::listen(l.fd_.get(), backlog) < 0) throw_errno(fmt::format("listen on {}", path));
 
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0) throw_errno("pipe2 for the listener wake-up");

@@ -66,6 +66,7 @@ public:
         std::filesystem::remove_all(path_, ec);
     }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
+    const std::filesystem::path& path() const { return path_; }
 
 private:
     std::filesystem::path path_;
@@ -561,6 +562,36 @@ TEST(TransportListener, ReplacesStaleSocketFile) {
     UnixListener listener = UnixListener::listen(path);
     UnixSocket client = UnixSocket::connect(path);
     EXPECT_TRUE(listener.accept().valid());
+}
+
+// The socket file appears only once the socket listens: a client that waits for the path and
+// then connects is never refused (a server that binds the final path and then listens has a
+// window in which the file exists and connect fails with ECONNREFUSED; seen in CI).
+TEST(TransportListener, PathAppearsOnlyWhenItAccepts) {
+    TempDir dir;
+    const std::string path = dir.file("fresh.sock");
+    for (int round = 0; round < 2000; ++round) {
+        std::atomic<int> result{0};  // 0 waiting, 1 connected, -1 refused
+        std::thread watcher([&] {
+            struct stat st {};
+            while (::lstat(path.c_str(), &st) != 0) {
+            }
+            try {
+                UnixSocket c = UnixSocket::connect(path);
+                result = 1;
+            } catch (const TransportError&) {
+                result = -1;
+            }
+        });
+        {
+            UnixListener listener = UnixListener::listen(path);
+            while (result == 0) std::this_thread::yield();
+        }
+        watcher.join();
+        ASSERT_EQ(result, 1) << "round " << round << ": the path existed before the socket listened";
+        ASSERT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 0)
+            << "a temporary socket name was left behind";
+    }
 }
 
 TEST(TransportListener, RefusesToReplaceANonSocket) {
