@@ -21,6 +21,15 @@ def shard_of(name: str, shards: int) -> int:
     return zlib.crc32(name.encode()) % shards
 
 
+
+# Wire format 0's one struct workaround ("WA1", wire-format-0-vs-1.md §4.4): in the partial
+# (guest-to-host) form of these structs the count member is not sent; the array's length prefix
+# stands for it. Wire format 1 sends it.
+WA1_OMITTED_COUNTS = {
+    ('VkDrmFormatModifierPropertiesListEXT', 'drmFormatModifierCount'),
+    ('VkDrmFormatModifierPropertiesList2EXT', 'drmFormatModifierCount'),
+}
+
 class CodecEmitter:
     def __init__(self, proto: Protocol, shards: int):
         self.p = proto
@@ -510,6 +519,9 @@ class CodecEmitter:
                 for f in self.struct_fields(name):
                     if self_only and f.name in ('sType', 'pNext'):
                         continue
+                    if partial and (name, f.name) in WA1_OMITTED_COUNTS:
+                        w('if (c.wire_format != 0) n += 4;  // WA1: not sent in wire format 0')
+                        continue
                     validity = self.p.member_validity(name, f, partial)
                     self.field_size(w, f, f'v.{f.name}', validity, fields, 'v.')
                 w('return n;')
@@ -521,6 +533,9 @@ class CodecEmitter:
                     w.open(f'void {fn}(Encoder& e, const {name}& v)')
                     for f in self.struct_fields(name):
                         if self_only and f.name in ('sType', 'pNext'):
+                            continue
+                        if partial and (name, f.name) in WA1_OMITTED_COUNTS:
+                            w(f'if (e.caps().wire_format != 0) e.u32(v.{f.name});  // WA1: not sent in wire format 0')
                             continue
                         validity = self.p.member_validity(name, f, partial)
                         self.field_encode(w, f, f'v.{f.name}', validity, fields, 'v.')
@@ -727,6 +742,14 @@ class CodecEmitter:
                 w.open(f'void {fn}(Decoder& d, {name}& v)')
                 for f in self.struct_fields(name):
                     if self_only and f.name in ('sType', 'pNext'):
+                        continue
+                    if partial and (name, f.name) in WA1_OMITTED_COUNTS:
+                        # wire format 0 leaves the count out of the partial struct (WA1); it is
+                        # the length prefix of the array that follows
+                        w(f'if (d.wire_format() == 0)')
+                        w(f'    v.{f.name} = static_cast<uint32_t>(std::min<uint64_t>(d.peek_u64(), UINT32_MAX));')
+                        w('else')
+                        w(f'    v.{f.name} = d.u32();')
                         continue
                     validity = self.p.member_validity(name, f, partial)
                     self.field_host_decode(w, f, f'v.{f.name}', validity, fields, 'v.',

@@ -41,6 +41,7 @@ MANUAL = {
     'vkSetReplyCommandStreamMESA', 'vkSeekReplyCommandStreamMESA', 'vkExecuteCommandStreamsMESA',
     'vkCreateRingMESA', 'vkDestroyRingMESA', 'vkNotifyRingMESA', 'vkWriteRingExtraMESA',
     'vkSubmitVirtqueueSeqnoMESA', 'vkWaitVirtqueueSeqnoMESA', 'vkWaitRingSeqnoMESA',
+    'vkGetVenusExperimentalFeatureData100000MESA',
 }
 
 # Host commands the renderer calls itself besides the protocol's (all core or in vulkan_core.h).
@@ -155,6 +156,8 @@ class RendererEmitter:
         h('    Context& context() { return ctx_; }')
         h('    DispatchPath& path() { return path_; }')
         h('    protocol::Encoder* reply_encoder() override;')
+        h('    void reply_begin() override;')
+        h('    void reply_end() noexcept override;')
         for cmd in self.p.commands:
             h(f'    void {cmd.name}(protocol::host::{cmd.name}_args& a) override;')
         h()

@@ -26,6 +26,7 @@ inline constexpr size_t pad4(size_t n) { return (n + 3) & ~size_t{3}; }
 struct WireCaps {
     uint32_t api_version = 0;          // the renderer's vk_xml_version
     uint32_t extension_mask[32] = {};  // bit N: extension number N is known; bit 0: mask valid
+    uint32_t wire_format = 1;          // the renderer's capset wire_format_version
 
     bool has_api_version(uint32_t major, uint32_t minor) const {
         return api_version >= VK_MAKE_API_VERSION(0, major, minor, 0);
@@ -218,6 +219,9 @@ public:
     }
     uint32_t command() const { return command_; }
     void set_command(uint32_t id) { command_ = id; }
+    // The guest's wire format (0 or 1): the few places the two differ (WA1) ask.
+    uint32_t wire_format() const { return wire_format_; }
+    void set_wire_format(uint32_t wire_format) { wire_format_ = wire_format; }
     void set_resolver(HandleResolver* resolver) { resolver_ = resolver; }
     void set_arena(TempArena* arena) { arena_ = arena; }
 
@@ -325,6 +329,7 @@ private:
     TempArena* arena_;
     HandleResolver* resolver_;
     uint32_t command_ = UINT32_MAX;
+    uint32_t wire_format_ = 1;
 };
 
 class ChainDepthGuard {

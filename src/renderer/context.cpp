@@ -17,10 +17,12 @@
 
 namespace venus::renderer {
 
-Context::Context(Renderer& renderer, uint32_t id, std::string name)
-    : renderer_(renderer), id_(id), name_(std::move(name)) {
-    control_ = std::make_unique<DispatchPath>(*this, DispatchPath::Kind::Control, nullptr, decode_limit());
-    log::info("ctx {} ({}): created", id_, name_);
+Context::Context(Renderer& renderer, uint32_t id, std::string name, uint32_t wire_format)
+    : renderer_(renderer), id_(id), name_(std::move(name)), wire_format_(wire_format) {
+    if (wire_format_ == 0) shared_replies_ = std::make_shared<ReplyStream>(objects_);
+    control_ = std::make_unique<DispatchPath>(*this, DispatchPath::Kind::Control, nullptr, decode_limit(),
+                                              shared_replies_);
+    log::info("ctx {} ({}): created, wire format {}", id_, name_, wire_format_);
 }
 
 Context::~Context() {
@@ -294,7 +296,7 @@ void Context::destroy_resource(uint32_t res_id) {
         resources_.erase(it);
     }
     // A reply stream pointing at it is unset (not fatal, §7.4); rings keep their own reference.
-    control_->forget_resource(res_id);
+    control_->replies().forget(res_id);
     log::debug("ctx {}: resource {} destroyed", id_, res_id);
 }
 
@@ -303,12 +305,25 @@ void Context::destroy_resource(uint32_t res_id) {
 bool Context::submit_commands(std::span<const uint8_t> bytes) {
     if (is_fatal()) return false;
     std::lock_guard lock(control_mutex_);
+    commands_seen_ = true;
     try {
         control_->run(bytes);
     } catch (const std::exception& e) {
         set_fatal(fmt::format("control path: {}", e.what()));
         return false;
     }
+    return true;
+}
+
+bool Context::switch_wire_format(uint32_t wire_format) {
+    std::lock_guard lock(control_mutex_);
+    if (wire_format == wire_format_) return true;
+    if (commands_seen_) return false;
+    wire_format_ = wire_format;
+    shared_replies_ = wire_format_ == 0 ? std::make_shared<ReplyStream>(objects_) : nullptr;
+    control_ = std::make_unique<DispatchPath>(*this, DispatchPath::Kind::Control, nullptr, decode_limit(),
+                                              shared_replies_);
+    log::info("ctx {} ({}): wire format {} from now on", id_, name_, wire_format_);
     return true;
 }
 

@@ -33,13 +33,20 @@ class Timeline;
 
 class Context {
 public:
-    Context(Renderer& renderer, uint32_t id, std::string name);
+    // `wire_format`: the protocol generation this context speaks (0 or 1, venus-protocol.md §7).
+    Context(Renderer& renderer, uint32_t id, std::string name, uint32_t wire_format);
     ~Context();
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
 
     uint32_t id() const { return id_; }
     const std::string& name() const { return name_; }
+    uint32_t wire_format() const { return wire_format_; }
+    // Before the first command only (false afterwards): the front end learned the guest's
+    // generation late (a render-server proxy whose generation showed only in its SUBMIT_CMD).
+    bool switch_wire_format(uint32_t wire_format);
+    // The reply stream every path shares in wire format 0; nullptr in wire format 1.
+    const std::shared_ptr<ReplyStream>& shared_replies() const { return shared_replies_; }
     Renderer& renderer() { return renderer_; }
 
     // ---- for front ends (vtest server, render server) -------------------------------------
@@ -117,6 +124,9 @@ private:
     Renderer& renderer_;
     const uint32_t id_;
     const std::string name_;
+    uint32_t wire_format_;
+    bool commands_seen_ = false;  // under control_mutex_
+    std::shared_ptr<ReplyStream> shared_replies_;
     ObjectTable objects_;
     std::atomic<uint64_t> next_seq_{1};
     InstanceObject* instance_ = nullptr;

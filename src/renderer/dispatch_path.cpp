@@ -11,10 +11,11 @@
 
 namespace venus::renderer {
 
-DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap)
+DispatchPath::DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap,
+                           std::shared_ptr<ReplyStream> shared_replies)
     : ctx_(ctx), kind_(kind), ring_(ring), objects_(ctx.objects()), arena_(scratch_cap), nested_arena_(scratch_cap),
-      dispatcher_(std::make_unique<RendererDispatcher>(ctx, *this)) {
-    reply_.set_resolver(&ctx.objects());
+      dispatcher_(std::make_unique<RendererDispatcher>(ctx, *this)),
+      replies_(shared_replies ? std::move(shared_replies) : std::make_shared<ReplyStream>(ctx.objects())) {
     if (ctx.deferred_execution())
         executor_ = std::make_unique<DeferredExecutor>(*dispatcher_, scratch_cap,
                                                        fmt::format("venus-exec-{}", ctx.id()));
@@ -38,6 +39,7 @@ constexpr size_t kDeferMinBytes = 16 << 10;
 
 void DispatchPath::run(std::span<const uint8_t> bytes, const std::function<void(size_t)>& after_command) {
     protocol::Decoder d(bytes.data(), bytes.size(), &arena_, &objects_);
+    d.set_wire_format(ctx_.wire_format());
     run_stream(d, arena_, after_command);
 }
 
@@ -50,6 +52,7 @@ size_t DispatchPath::run_fast_in_place(const uint8_t* shared, size_t size) {
 void DispatchPath::run_nested(std::span<const uint8_t> bytes) {
     // the outer command's arguments live in arena_; the outer stream has drained the executor
     protocol::Decoder d(bytes.data(), bytes.size(), &nested_arena_, &objects_);
+    d.set_wire_format(ctx_.wire_format());
     run_stream(d, nested_arena_, {});
 }
 
@@ -98,30 +101,32 @@ void DispatchPath::run_stream(protocol::Decoder& d, protocol::TempArena& arena,
     arena.reset();
 }
 
-void DispatchPath::set_reply_stream(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size) {
+void ReplyStream::set(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size) {
     uint8_t* base = resource->range(offset, size);
     if (!base)
         throw ContextError(fmt::format("reply stream [{}, +{}) is outside resource {} ({} bytes{})", offset, size,
                                        resource->id, resource->size, resource->mapping ? "" : ", not mapped"));
-    reply_resource_ = std::move(resource);
-    reply_offset_ = offset;
-    reply_size_ = size;
-    reply_.reset(base, size);
-    reply_set_ = true;
+    std::lock_guard lock(mutex_);
+    resource_ = std::move(resource);
+    size_ = size;
+    encoder_.reset(base, size);
+    set_ = true;
 }
 
-void DispatchPath::seek_reply_stream(uint64_t position) {
-    if (!reply_set_) throw ContextError("seek without a reply stream");
-    if (position > reply_size_)
-        throw ContextError(fmt::format("reply stream seek to {} past its {} bytes", position, reply_size_));
-    reply_.seek(position);
+void ReplyStream::seek(uint64_t position) {
+    std::lock_guard lock(mutex_);
+    if (!set_) throw ContextError("seek without a reply stream");
+    if (position > size_)
+        throw ContextError(fmt::format("reply stream seek to {} past its {} bytes", position, size_));
+    encoder_.seek(position);
 }
 
-void DispatchPath::forget_resource(uint32_t res_id) {
-    if (reply_resource_ && reply_resource_->id == res_id) {
-        reply_resource_.reset();
-        reply_set_ = false;
-        reply_.reset(nullptr, 0);
+void ReplyStream::forget(uint32_t res_id) {
+    std::lock_guard lock(mutex_);
+    if (resource_ && resource_->id == res_id) {
+        resource_.reset();
+        set_ = false;
+        encoder_.reset(nullptr, 0);
     }
 }
 

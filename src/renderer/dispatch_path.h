@@ -1,11 +1,13 @@
 // One stream of Venus commands into a context: the control path (vtest SUBMIT_CMD2 /
-// render-server SUBMIT_CMD) or one ring. Each path has its own reply stream (§5.6) and its own
-// scratch memory, so paths decode in parallel.
+// render-server SUBMIT_CMD) or one ring. Each path has its own scratch memory, so paths decode
+// in parallel, and in wire format 1 its own reply stream (§5.6); in wire format 0 the paths of
+// a context share one (wire-format-0-vs-1.md §7.4).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -21,10 +23,36 @@ class DeferredExecutor;
 class Ring;
 class RendererDispatcher;
 
+// Where replies go: a window of a resource and a write position in it. Set, seek and the
+// encoding of one reply hold its lock, so that paths sharing it (wire format 0) never write
+// into a window another path is replacing.
+class ReplyStream {
+public:
+    explicit ReplyStream(ObjectTable& objects) { encoder_.set_resolver(&objects); }
+    void set(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size);
+    void seek(uint64_t position);
+    // A resource is going away: stop writing into it (not an error, §7.4).
+    void forget(uint32_t res_id);
+    // Between lock() and unlock(): the encoder, or nullptr if no stream is set.
+    void lock() { mutex_.lock(); }
+    void unlock() noexcept { mutex_.unlock(); }
+    protocol::Encoder* encoder() { return set_ ? &encoder_ : nullptr; }
+
+private:
+    std::mutex mutex_;
+    std::shared_ptr<Resource> resource_;
+    uint64_t size_ = 0;
+    protocol::Encoder encoder_;
+    bool set_ = false;
+};
+
 class DispatchPath {
 public:
     enum class Kind { Control, Ring };
-    DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap);
+    // `shared_replies`: the context's reply stream in wire format 0; nullptr gives the path
+    // its own.
+    DispatchPath(Context& ctx, Kind kind, Ring* ring, size_t scratch_cap,
+                 std::shared_ptr<ReplyStream> shared_replies = nullptr);
     ~DispatchPath();
     DispatchPath(const DispatchPath&) = delete;
     DispatchPath& operator=(const DispatchPath&) = delete;
@@ -46,12 +74,7 @@ public:
     // rest goes through run_nested() from a private copy. 0 when the fast path is off.
     size_t run_fast_in_place(const uint8_t* shared, size_t size);
 
-    // reply stream
-    void set_reply_stream(std::shared_ptr<Resource> resource, uint64_t offset, uint64_t size);
-    void seek_reply_stream(uint64_t position);
-    protocol::Encoder* reply_encoder() { return reply_set_ ? &reply_ : nullptr; }
-    // A resource is going away: stop writing into it (not an error, §7.4).
-    void forget_resource(uint32_t res_id);
+    ReplyStream& replies() { return *replies_; }
 
     bool executing_streams = false;  // inside vkExecuteCommandStreamsMESA (no nesting)
     std::vector<uint8_t> stream_copy;  // its private copy of the stream being decoded
@@ -71,11 +94,7 @@ private:
     std::unique_ptr<RendererDispatcher> dispatcher_;
     // recording commands of long streams run here (RendererConfig::deferred_execution)
     std::unique_ptr<DeferredExecutor> executor_;
-    std::shared_ptr<Resource> reply_resource_;
-    uint64_t reply_offset_ = 0;
-    uint64_t reply_size_ = 0;
-    protocol::Encoder reply_;
-    bool reply_set_ = false;
+    std::shared_ptr<ReplyStream> replies_;
 };
 
 }  // namespace venus::renderer

@@ -25,7 +25,9 @@ void unsupported_by_host(const DeviceObject& dev, uint32_t command) {
                                    protocol::command_name(command), dev.id));
 }
 
-protocol::Encoder* RendererDispatcher::reply_encoder() { return path_.reply_encoder(); }
+protocol::Encoder* RendererDispatcher::reply_encoder() { return path_.replies().encoder(); }
+void RendererDispatcher::reply_begin() { path_.replies().lock(); }
+void RendererDispatcher::reply_end() noexcept { path_.replies().unlock(); }
 
 bool PhysicalDeviceObject::has_host_extension(const char* name) const {
     return std::any_of(host_extensions.begin(), host_extensions.end(),

@@ -38,6 +38,9 @@ RendererConfig RendererConfig::from_env() {
     // decoding it saves on the machines measured (docs/PERFORMANCE.md, "Deferred execution")
     c.deferred_execution = env::flag("VENUS_DEFERRED_EXECUTION", false);
     c.fast_path = env::flag("VENUS_FAST_PATH", true);
+    c.wire_format = static_cast<uint32_t>(env::size("VENUS_WIRE_FORMAT", c.wire_format));
+    if (c.wire_format > 1)
+        throw std::invalid_argument(fmt::format("VENUS_WIRE_FORMAT={}: only wire formats 0 and 1 exist", c.wire_format));
     return c;
 }
 
@@ -111,10 +114,17 @@ void Renderer::probe_host() {
 
 void Renderer::build_capset() {
     vtest::CapsetVenus& c = capset_;
-    c.wire_format_version = protocol::kWireFormatVersion;
+    c.wire_format_version = config_.wire_format;
     c.vk_xml_version = protocol::kVkXmlVersion;
-    c.vk_ext_command_serialization_spec_version = protocol::kCommandSerializationSpecVersion;
-    c.vk_mesa_venus_protocol_spec_version = protocol::kVenusProtocolSpecVersion;
+    if (config_.wire_format == 0) {
+        // the experimental generation: a guest asks for its features with command 195 only
+        // when the protocol extension reports spec version 100000 (wire-format-0-vs-1.md §6)
+        c.vk_ext_command_serialization_spec_version = 0;
+        c.vk_mesa_venus_protocol_spec_version = kExperimentalProtocolSpecVersion;
+    } else {
+        c.vk_ext_command_serialization_spec_version = protocol::kCommandSerializationSpecVersion;
+        c.vk_mesa_venus_protocol_spec_version = protocol::kVenusProtocolSpecVersion;
+    }
     c.supports_blob_id_0 = 1;
     c.allow_vk_wait_syncs = 1;
     c.supports_multiple_timelines = 1;
@@ -153,8 +163,9 @@ std::shared_ptr<MemoryPlan> Renderer::memory_plan(VkInstance instance, const Ins
     return plan;
 }
 
-std::unique_ptr<Context> Renderer::create_context(uint32_t id, const std::string& name) {
-    return std::make_unique<Context>(*this, id, name);
+std::unique_ptr<Context> Renderer::create_context(uint32_t id, const std::string& name,
+                                                  std::optional<uint32_t> wire_format) {
+    return std::make_unique<Context>(*this, id, name, wire_format.value_or(config_.wire_format));
 }
 
 }  // namespace venus::renderer

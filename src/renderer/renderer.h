@@ -8,12 +8,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "transport/vtest_protocol.h"
 
 namespace venus::renderer {
+
+// VK_MESA_venus_protocol spec version of wire format 0: the experimental protocol.
+inline constexpr uint32_t kExperimentalProtocolSpecVersion = 100000;
 
 class Context;
 class MemoryPlan;
@@ -31,6 +35,10 @@ struct RendererConfig {
     // VENUS_FAST_PATH=on|off (default on): plain recording commands run straight from the wire
     // (FastPath); off sends every command through the general decoder, for comparison.
     bool fast_path = true;
+    // VENUS_WIRE_FORMAT=0|1 (default 1), venus-server --wire-format: the protocol generation of
+    // the capset and of the contexts (venus-protocol.md §7; wire-format-0-vs-1.md). A guest
+    // cannot say which it speaks before it reads the capset, so one server serves one.
+    uint32_t wire_format = 1;
     static RendererConfig from_env();
 };
 
@@ -52,12 +60,15 @@ public:
     const HostInfo& host() const { return host_; }
     PFN_vkGetInstanceProcAddr get_instance_proc_addr() const { return gipa_; }
 
-    // The Venus capset (§3) for this host: wire format 1, our vk.xml version, and an
-    // extension mask of exactly the protocol's extensions the host offers.
+    // The Venus capset (§3) for this host: the configured wire format (with the spec versions
+    // of that generation), our vk.xml version, and an extension mask of exactly the protocol's
+    // extensions the host offers.
     const vtest::CapsetVenus& capset() const { return capset_; }
     bool extension_hidden(const char* name) const;
 
-    std::unique_ptr<Context> create_context(uint32_t id, const std::string& name);
+    // A context speaking `wire_format`, by default the configured one (RendererConfig::wire_format).
+    std::unique_ptr<Context> create_context(uint32_t id, const std::string& name,
+                                            std::optional<uint32_t> wire_format = std::nullopt);
 
     // The strategy per memory type of a host physical device: probed once, shared by contexts.
     std::shared_ptr<MemoryPlan> memory_plan(VkInstance instance, const InstanceFns& fn, VkPhysicalDevice physical,

@@ -23,7 +23,7 @@ Ring::Ring(Context& ctx, uint64_t id, std::shared_ptr<Resource> resource, const 
            uint64_t idle_timeout_ns, uint32_t monitor_period_us, std::optional<int> priority)
     : ctx_(ctx), id_(id), resource_(std::move(resource)), view_(resource_->data(), layout),
       idle_timeout_ns_(idle_timeout_ns), monitor_period_us_(monitor_period_us), priority_(priority) {
-    path_ = std::make_unique<DispatchPath>(ctx, DispatchPath::Kind::Ring, this, ctx.decode_limit());
+    path_ = std::make_unique<DispatchPath>(ctx, DispatchPath::Kind::Ring, this, ctx.decode_limit(), ctx.shared_replies());
     head_.store(view_.head().load(std::memory_order_acquire));
 }
 

@@ -2,6 +2,8 @@
 // command streams, rings and the seqno handshakes between the control path and the rings.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "renderer/dispatch_support.h"
@@ -23,11 +25,11 @@ void require_control(const DispatchPath& path, const char* command) {
 
 void RendererDispatcher::vkSetReplyCommandStreamMESA(vkSetReplyCommandStreamMESA_args& a) {
     const auto& s = *a.pStream;
-    path_.set_reply_stream(ctx_.resource(s.resourceId), s.offset, s.size);
+    path_.replies().set(ctx_.resource(s.resourceId), s.offset, s.size);
 }
 
 void RendererDispatcher::vkSeekReplyCommandStreamMESA(vkSeekReplyCommandStreamMESA_args& a) {
-    path_.seek_reply_stream(a.position);
+    path_.replies().seek(a.position);
 }
 
 void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA_args& a) {
@@ -49,7 +51,7 @@ void RendererDispatcher::vkExecuteCommandStreamsMESA(vkExecuteCommandStreamsMESA
                                                streams[i].offset, streams[i].size, res->id, res->size));
             const size_t size = streams[i].size;
             log::debug("ctx {}: {} path: command stream of {} bytes", ctx_.id(), path_.name(), size);
-            if (!positions.empty()) path_.seek_reply_stream(positions[i]);
+            if (!positions.empty()) path_.replies().seek(positions[i]);
             // A recording's pieces are mostly plain recording commands: the fast path runs them
             // in place. From the first other command on, the general decoder reads a private
             // copy, since the guest could change shared memory under it.
@@ -129,6 +131,34 @@ void RendererDispatcher::vkWaitVirtqueueSeqnoMESA(vkWaitVirtqueueSeqnoMESA_args&
 void RendererDispatcher::vkWaitRingSeqnoMESA(vkWaitRingSeqnoMESA_args& a) {
     require_control(path_, "vkWaitRingSeqnoMESA");
     ctx_.wait_ring_seqno(a.ring, a.seqno);
+}
+
+// Wire format 0 only: the experimental features (VkVenusExperimentalFeatures100000MESA, raw
+// VkBool32s). We report the six fields of the last wire-format-0 renderers; a guest that asks
+// for fewer bytes (Mesa 22.3 asks for 16, four fields) gets that many, and missing trailing
+// fields read as FALSE on its side (wire-format-0-vs-1.md §7.1).
+void RendererDispatcher::vkGetVenusExperimentalFeatureData100000MESA(
+    vkGetVenusExperimentalFeatureData100000MESA_args& a) {
+    if (ctx_.wire_format() != 0)
+        throw ContextError(
+            "vkGetVenusExperimentalFeatureData100000MESA (command 195) exists only in wire format 0, and this "
+            "context speaks wire format 1 (venus-server --wire-format 0 serves the older guests)");
+    const uint32_t features[] = {
+        VK_TRUE,   // memoryResourceAllocationSize: VkMemoryResourceAllocationSizePropertiesMESA
+        VK_FALSE,  // globalFencing: renderer sync objects behind external fences (not offered)
+        VK_TRUE,   // largeRing: rings beyond 4 KiB
+        VK_TRUE,   // syncFdFencing: commands 244-246
+        VK_TRUE,   // asyncRoundtrip: commands 251-253
+        VK_TRUE,   // ringMonitoring: VkRingMonitorInfoMESA and the ALIVE bit
+    };
+    if (!a.pData) {
+        *a.pDataSize = sizeof features;
+        return;
+    }
+    const size_t n = std::min<size_t>(*a.pDataSize, sizeof features);
+    std::memcpy(a.pData, features, n);
+    *a.pDataSize = n;
+    log::debug("ctx {}: experimental features: {} of {} bytes", ctx_.id(), n, sizeof features);
 }
 
 }  // namespace venus::renderer

@@ -28,16 +28,28 @@ int main(int argc, char** argv) {
     app.add_option("--socket-path", opts.socket_path, "Unix socket to listen on (default: $VTEST_SOCKET_NAME or /tmp/.virgl_test)");
     app.add_flag("--no-fork", no_fork, "serve every client in a thread of this process instead of a process of its own");
     app.add_option("--max-clients", opts.max_clients, "clients served at once");
+    int wire_format = -1;
+    app.add_option("--wire-format", wire_format,
+                   "Venus wire format served: 1 (virglrenderer >= 1.0, Mesa >= 23.2; default) or 0 (virglrenderer "
+                   "0.10.x, Mesa <= 23.0); also VENUS_WIRE_FORMAT. A guest rejects the other one's capset, so "
+                   "serving both takes two servers on two sockets")
+        ->check(CLI::Range(0, 1));
     app.add_flag("-v,--verbose", verbose, "more log output (-vv for everything); also VENUS_LOG=debug|trace");
     CLI11_PARSE(app, argc, argv);
     opts.fork_per_client = !no_fork;
     venus::log::init("venus-server", verbose);
     try {
         opts.renderer = venus::renderer::RendererConfig::from_env();
+        if (wire_format >= 0) opts.renderer.wire_format = static_cast<uint32_t>(wire_format);
     } catch (const std::exception& e) {
         venus::log::error("{}", e.what());
         return 2;
     }
+    venus::log::info("serving Venus wire format {} ({}); guests of the other generation give up after "
+                     "GET_CAPSET",
+                     opts.renderer.wire_format,
+                     opts.renderer.wire_format == 0 ? "virglrenderer 0.10.x, Mesa <= 23.0"
+                                                    : "virglrenderer >= 1.0, Mesa >= 23.2");
     if (!opts.renderer.hidden_extensions.empty())
         venus::log::info("hiding host extensions: {}", fmt::join(opts.renderer.hidden_extensions, ", "));
     if (!opts.renderer.memory_strategy.empty())

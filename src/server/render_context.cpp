@@ -198,6 +198,10 @@ std::string RenderContext::handle(uint32_t op, std::span<const uint8_t> msg, std
                       options_.ctx_id, options_.name, generation_name(other));
             options_.generation = other;
             want = msg.size();
+            if (ctx_ && !options_.wire_format &&
+                !ctx_->switch_wire_format(options_.generation == Generation::V0_10 ? 0 : 1))
+                return fmt::format("the proxy's generation changed to {} after commands ran in wire format {}",
+                                   generation_name(options_.generation), ctx_->wire_format());
         }
     }
     if (msg.size() != want)
@@ -230,11 +234,13 @@ std::string RenderContext::init(std::span<const uint8_t> msg, std::vector<transp
     } catch (const std::exception& e) {
         return fmt::format("INIT: {}", e.what());
     }
-    ctx_ = renderer_.create_context(options_.ctx_id, options_.name);
+    const uint32_t wire_format =
+        options_.wire_format.value_or(options_.generation == render::Generation::V0_10 ? 0 : 1);
+    ctx_ = renderer_.create_context(options_.ctx_id, options_.name, wire_format);
     ctx_->set_resource_barrier([this] { catch_up(); });
-    log::info("ctx {} ({}): Venus context for a virglrenderer {} proxy, {} timelines{}", options_.ctx_id,
-              options_.name, generation_name(options_.generation), fences_->timelines(),
-              fds.size() > 1 ? ", eventfd" : "");
+    log::info("ctx {} ({}): Venus context for a virglrenderer {} proxy, wire format {}{}, {} timelines{}",
+              options_.ctx_id, options_.name, generation_name(options_.generation), wire_format,
+              options_.wire_format ? " (forced)" : "", fences_->timelines(), fds.size() > 1 ? ", eventfd" : "");
     return {};
 }
 

@@ -51,6 +51,7 @@ struct RenderContextOptions {
     std::string name;                    // already made printable
     render::Generation generation = render::Generation::V1;
     bool generation_forced = false;      // false: a SUBMIT_CMD of the other layout switches it
+    std::optional<uint32_t> wire_format;  // unset: the generation's (0.10: 0, 1.x: 1)
 };
 
 class RenderContext {

@@ -243,7 +243,8 @@ pid_t RenderServer::start_process(uint32_t ctx_id, const std::string& name, tran
     int status = 0;
     try {
         renderer::Renderer renderer(options_.renderer);
-        RenderContext ctx(renderer, std::move(socket), {ctx_id, name, generation_, options_.generation.has_value()});
+        RenderContext ctx(renderer, std::move(socket),
+                          {ctx_id, name, generation_, options_.generation.has_value(), options_.wire_format});
         status = ctx.run().empty() ? 0 : 3;
     } catch (const std::exception& e) {
         log::error("ctx {} ({}): {}", ctx_id, name, e.what());
@@ -255,7 +256,8 @@ pid_t RenderServer::start_process(uint32_t ctx_id, const std::string& name, tran
 
 void RenderServer::start_thread(Worker& w, uint32_t ctx_id, const std::string& name, transport::SeqpacketSocket socket) {
     w.ctx = std::make_unique<RenderContext>(shared_renderer(), std::move(socket),
-                                            RenderContextOptions{ctx_id, name, generation_, options_.generation.has_value()});
+                                            RenderContextOptions{ctx_id, name, generation_, options_.generation.has_value(),
+                                                                 options_.wire_format});
     RenderContext* ctx = w.ctx.get();
     w.thread = std::thread([ctx, ctx_id] {
         pthread_setname_np(pthread_self(), fmt::format("venus-ctx-{}", ctx_id).substr(0, 15).c_str());

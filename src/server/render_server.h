@@ -26,6 +26,10 @@ struct RenderServerOptions {
     Worker worker = Worker::Process;
     std::optional<render::Generation> generation;  // forced; unset: detected from the proxy
     unsigned max_contexts = 256;
+    // The Venus wire format of the contexts: forced (VENUS_WIRE_FORMAT), or unset: the one of the
+    // proxy's generation — a 0.10.x libvirglrenderer hands its guests a wire-format-0 capset, a
+    // >= 1.0 one a wire-format-1 capset (render-server-protocol.md §8).
+    std::optional<uint32_t> wire_format;
     renderer::RendererConfig renderer;
 };
 

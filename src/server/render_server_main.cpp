@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     venus::server::reset_inherited_process_state(socket_fd);
     try {
         opts.renderer = venus::renderer::RendererConfig::from_env();
+        if (venus::env::get("VENUS_WIRE_FORMAT")) opts.wire_format = opts.renderer.wire_format;
     } catch (const std::exception& e) {
         venus::log::error("{}", e.what());
         return 2;

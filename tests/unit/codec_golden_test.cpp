@@ -376,6 +376,120 @@ TEST(CodecGolden, PartialOutputStruct) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Wire format 0's struct workaround (WA1, wire-format-0-vs-1.md §4.4): in the partial form of
+// VkDrmFormatModifierPropertiesList(2)EXT the count is not sent; the array's length stands for it.
+
+std::vector<uint8_t> FormatPropertiesWithModifierList(uint32_t wire_format) {
+    VkDrmFormatModifierPropertiesEXT mods[2]{};
+    VkDrmFormatModifierPropertiesListEXT list{VK_STRUCTURE_TYPE_DRM_FORMAT_MODIFIER_PROPERTIES_LIST_EXT};
+    list.drmFormatModifierCount = 2;
+    list.pDrmFormatModifierProperties = mods;
+    VkFormatProperties2 props{VK_STRUCTURE_TYPE_FORMAT_PROPERTIES_2, &list};
+    GuestDispatchable pd{nullptr, 3};
+    const auto phys = reinterpret_cast<VkPhysicalDevice>(&pd);
+    WireCaps caps = WireCaps::everything();
+    caps.wire_format = wire_format;
+    std::vector<uint8_t> out(guest::sizeof_vkGetPhysicalDeviceFormatProperties2(caps, phys, VK_FORMAT_R8G8B8A8_UNORM,
+                                                                                 &props));
+    Encoder e(out.data(), out.size(), &caps);
+    guest::encode_vkGetPhysicalDeviceFormatProperties2(e, VK_COMMAND_GENERATE_REPLY_BIT_EXT, phys,
+                                                       VK_FORMAT_R8G8B8A8_UNORM, &props);
+    EXPECT_EQ(e.size(), out.size());
+    return out;
+}
+
+TEST(CodecGolden, WireFormat0LeavesOutTheModifierCount) {
+    const auto v1 = FormatPropertiesWithModifierList(1);
+    const auto v0 = FormatPropertiesWithModifierList(0);
+    ASSERT_EQ(v1.size(), v0.size() + 4);
+    // header 8, physical device 8, format 4, pointer 8, sType 4, chain 8, sType 4, chain end 8
+    const size_t at = 52;
+    const auto prefix = Bytes()
+                            .u32(149)
+                            .u32(1)
+                            .u64(3)
+                            .i32(VK_FORMAT_R8G8B8A8_UNORM)
+                            .u64(1)
+                            .i32(VK_STRUCTURE_TYPE_FORMAT_PROPERTIES_2)
+                            .u64(1)
+                            .i32(VK_STRUCTURE_TYPE_DRM_FORMAT_MODIFIER_PROPERTIES_LIST_EXT)
+                            .u64(0)
+                            .v;
+    ASSERT_EQ(prefix.size(), at);
+    EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), v0.begin()));
+    EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), v1.begin()));
+    EXPECT_EQ(std::vector<uint8_t>(v1.begin() + at, v1.begin() + at + 12), Bytes().u32(2).u64(2).v);  // count, array
+    EXPECT_EQ(std::vector<uint8_t>(v0.begin() + at, v0.begin() + at + 8), Bytes().u64(2).v);          // array only
+
+    // each decodes in its own format to the same skeleton
+    for (uint32_t wf : {0u, 1u}) {
+        const auto& bytes = wf == 0 ? v0 : v1;
+        MapResolver objects;
+        objects.add(3, VK_OBJECT_TYPE_PHYSICAL_DEVICE, 0x300);
+        TempArena arena;
+        Decoder d(bytes.data(), bytes.size(), &arena, &objects);
+        d.set_wire_format(wf);
+        d.u32();
+        d.u32();
+        host::vkGetPhysicalDeviceFormatProperties2_args a{};
+        host::decode_vkGetPhysicalDeviceFormatProperties2(d, a);
+        EXPECT_TRUE(d.at_end()) << "wire format " << wf;
+        ASSERT_NE(a.pFormatProperties, nullptr);
+        auto* list = static_cast<VkDrmFormatModifierPropertiesListEXT*>(a.pFormatProperties->pNext);
+        ASSERT_NE(list, nullptr);
+        EXPECT_EQ(list->drmFormatModifierCount, 2u) << "wire format " << wf;
+        EXPECT_NE(list->pDrmFormatModifierProperties, nullptr);
+    }
+    // read in the other format, the stream does not parse
+    TempArena arena;
+    MapResolver objects;
+    objects.add(3, VK_OBJECT_TYPE_PHYSICAL_DEVICE, 0x300);
+    Decoder d(v0.data(), v0.size(), &arena, &objects);
+    d.set_wire_format(1);
+    d.u32();
+    d.u32();
+    host::vkGetPhysicalDeviceFormatProperties2_args a{};
+    EXPECT_THROW(host::decode_vkGetPhysicalDeviceFormatProperties2(d, a), WireError);
+}
+
+// Command 195 (wire format 0 only), as Mesa 22.3 sends it: pDataSize -> 16, pData an output of
+// 16 bytes (only its length travels); the reply carries the size and the bytes.
+TEST(CodecGolden, ExperimentalFeatureDataRequestAndReply) {
+    size_t size = 16;
+    uint32_t features[4] = {};
+    const auto expected = Bytes().u32(195).u32(1).u64(1).u64(16).u64(16).v;
+    EXPECT_EQ(encode(expected.size(),
+                     [&](Encoder& e) {
+                         guest::encode_vkGetVenusExperimentalFeatureData100000MESA(
+                             e, VK_COMMAND_GENERATE_REPLY_BIT_EXT, &size, features);
+                     }),
+              expected);
+    TempArena arena;
+    Decoder d(expected.data(), expected.size(), &arena);
+    d.u32();
+    d.u32();
+    host::vkGetVenusExperimentalFeatureData100000MESA_args a{};
+    host::decode_vkGetVenusExperimentalFeatureData100000MESA(d, a);
+    EXPECT_TRUE(d.at_end());
+    ASSERT_NE(a.pDataSize, nullptr);
+    EXPECT_EQ(*a.pDataSize, 16u);
+    ASSERT_NE(a.pData, nullptr);
+    const uint32_t host_features[4] = {1, 0, 1, 1};
+    std::memcpy(a.pData, host_features, 16);
+    std::vector<uint8_t> reply(64);
+    Encoder e(reply.data(), reply.size());
+    host::encode_vkGetVenusExperimentalFeatureData100000MESA_reply(e, a);
+    const auto expected_reply = Bytes().u32(195).u64(1).u64(16).u64(16).u32(1).u32(0).u32(1).u32(1).v;
+    ASSERT_EQ(e.size(), expected_reply.size());
+    EXPECT_EQ(std::vector<uint8_t>(reply.begin(), reply.begin() + e.size()), expected_reply);
+    Decoder rd(expected_reply.data(), expected_reply.size());
+    guest::decode_vkGetVenusExperimentalFeatureData100000MESA_reply(rd, &size, features);
+    EXPECT_TRUE(rd.at_end());
+    EXPECT_EQ(size, 16u);
+    EXPECT_EQ(std::vector<uint32_t>(features, features + 4), (std::vector<uint32_t>{1, 0, 1, 1}));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Malformed input: clean errors with the command, the offset and what was expected.
 
 TEST(CodecErrors, TruncatedGoldenStreamFailsAtEveryOffset) {

@@ -47,6 +47,7 @@ RawGuest::RawGuest(std::unique_ptr<transport::GuestChannel> channel, const vtest
 
 void RawGuest::start(const vtest::CapsetVenus& cs) {
     caps_.api_version = cs.vk_xml_version;
+    caps_.wire_format = cs.wire_format_version;
     std::copy(std::begin(cs.vk_extension_mask1), std::end(cs.vk_extension_mask1), caps_.extension_mask);
     transport::GuestRing::Options opts;
     ring_ = std::make_unique<transport::GuestRing>(*channel_, caps_, next_id(), opts);

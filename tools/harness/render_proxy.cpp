@@ -1,5 +1,6 @@
 #include "render_proxy.h"
 
+#include "server_process.h"
 #include "transport/error.h"
 
 #include <fcntl.h>
@@ -165,12 +166,7 @@ std::string RenderProxy::log() const {
 }
 
 bool RenderProxy::wait_log(const std::string& needle, int timeout_ms) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-        if (log().find(needle) != std::string::npos) return true;
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    return wait_for_text([this] { return log(); }, needle, timeout_ms);
 }
 
 std::optional<int> RenderProxy::wait_exit(int timeout_ms) {

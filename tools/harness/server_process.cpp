@@ -71,6 +71,19 @@ std::string ServerProcess::log() const {
     return ss.str();
 }
 
+bool wait_for_text(const std::function<std::string()>& read, const std::string& needle, int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (read().find(needle) != std::string::npos) return true;
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+bool ServerProcess::wait_log(const std::string& needle, int timeout_ms) const {
+    return wait_for_text([this] { return log(); }, needle, timeout_ms);
+}
+
 bool ServerProcess::running() {
     if (pid_ <= 0) return false;
     int status;

@@ -3,11 +3,15 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace venus::test {
+
+// Polls `read()` until it contains `needle` or `timeout_ms` pass.
+bool wait_for_text(const std::function<std::string()>& read, const std::string& needle, int timeout_ms);
 
 class ServerProcess {
 public:
@@ -21,6 +25,8 @@ public:
     const std::string& socket_path() const { return socket_path_; }
     const std::string& log_path() const { return log_path_; }
     std::string log() const;          // everything the server printed so far
+    // Whether `needle` shows up in the log within `timeout_ms` (lines written after a reply).
+    bool wait_log(const std::string& needle, int timeout_ms = 10000) const;
     bool running();
     int stop();                       // SIGTERM, wait; returns the exit status (or -signal)
     pid_t pid() const { return pid_; }
