@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""Mesa's own Venus driver (a guest driver nobody here wrote) against venus-server.
+"""Mesa's own Venus driver (a guest driver nobody here wrote) against our renderer.
 
 Each check runs a program natively on the host driver and through Mesa's venus ICD + our
-server in the same test, and compares the results byte for byte.
+renderer in the same test, and compares the results byte for byte.
 
     mesa_client_test.py MODE --server BIN --mesa-icd JSON --native-icd JSON [--demo BIN] \
-        [--server-env K=V ...] --out DIR
+        [--server-env K=V ...] [--server-arg ARG ...] [--socket PATH] --out DIR
 MODE: vulkaninfo | compute | triangle | cube
+
+The renderer is venus-server (BIN), or — the VM path — upstream virglrenderer's vtest server
+with venus-render-server (BIN) as its render server:
+    --virgl-server VIRGL_TEST_SERVER [--virgl-lib DIR] --render-server-via env|bind-mount
+`env` sets RENDER_SERVER_EXEC_PATH (virglrenderer >= 1.0); `bind-mount` runs the vtest server
+in a private mount namespace with our binary mounted over /usr/libexec/virgl_render_server
+(virglrenderer 0.10.x, whose path is fixed at build time; needs root).
+--socket: the vtest socket (Mesa <= 23.0 only knows /tmp/.virgl_test); default a private one.
 """
 
 import argparse
@@ -25,22 +33,48 @@ def fail(msg):
     sys.exit(1)
 
 
+RENDER_SERVER_PATH_0_10 = '/usr/libexec/virgl_render_server'
+
+
 class Server:
-    def __init__(self, binary, extra_env, workdir):
-        self.socket = os.path.join(workdir, 'vtest.sock')
+    def __init__(self, binary, extra_env, workdir, socket=None, extra_args=(), virgl=None):
+        self.socket = socket or os.path.join(workdir, 'vtest.sock')
         self.log_path = os.path.join(workdir, 'server.log')
         env = dict(os.environ)
         env.update(extra_env)
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)  # a previous run's; Mesa 22.3 would connect to a dead socket
+        if virgl:
+            env['VENUS_LOG'] = 'debug'
+            if virgl.lib:
+                env['LD_LIBRARY_PATH'] = virgl.lib + (':' + env['LD_LIBRARY_PATH'] if env.get('LD_LIBRARY_PATH') else '')
+            # 0.10.x serves Venus in-process unless told --render-server; >= 1.0 always uses
+            # the render server for Venus and no longer knows the option
+            vtest = [virgl.server, '--venus'] + (['--render-server'] if virgl.via == 'bind-mount' else []) + [
+                '--use-egl-surfaceless', f'--socket-path={self.socket}']
+            if virgl.via == 'env':
+                env['RENDER_SERVER_EXEC_PATH'] = binary
+                cmd = vtest
+            else:
+                if os.geteuid() != 0:
+                    fail('--render-server-via bind-mount needs root (unshare -m, mount --bind)')
+                if not os.path.exists(RENDER_SERVER_PATH_0_10):
+                    fail(f'{RENDER_SERVER_PATH_0_10} is missing: install virgl-server / libvirglrenderer1')
+                script = (f'mount --make-rprivate / && mount --bind {binary} {RENDER_SERVER_PATH_0_10} && '
+                          'exec "$@"')
+                cmd = ['unshare', '-m', 'sh', '-c', script, 'sh'] + vtest
+        else:
+            cmd = [binary, '--socket-path', self.socket, '-v'] + list(extra_args)
+        print('+', ' '.join(cmd), flush=True)
         self.log = open(self.log_path, 'w')
-        self.proc = subprocess.Popen([binary, '--socket-path', self.socket, '-v'], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         for _ in range(2000):
             if os.path.exists(self.socket):
                 return
             if self.proc.poll() is not None:
-                fail('venus-server exited at start-up:\n' + self.text())
+                fail('the server exited at start-up:\n' + self.text())
             time.sleep(0.01)
-        fail('venus-server did not create its socket')
+        fail('the server did not create its socket')
 
     def text(self):
         with open(self.log_path) as fh:
@@ -52,7 +86,7 @@ class Server:
             rc = self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            fail('venus-server did not stop on SIGTERM')
+            fail('the server did not stop on SIGTERM')
         self.log.close()
         return rc
 
@@ -75,6 +109,13 @@ def main():
     ap.add_argument('--native-icd', required=True)
     ap.add_argument('--demo')
     ap.add_argument('--server-env', action='append', default=[])
+    ap.add_argument('--server-arg', action='append', default=[])
+    ap.add_argument('--socket')
+    ap.add_argument('--virgl-server')
+    ap.add_argument('--virgl-lib')
+    ap.add_argument('--render-server-via', choices=['env', 'bind-mount'], default='env')
+    ap.add_argument('--expect-log', action='append', default=[],
+                    help='text the server log must contain afterwards')
     ap.add_argument('--out', required=True)
     args = ap.parse_args()
 
@@ -84,7 +125,12 @@ def main():
     os.makedirs(args.out)
     workdir = tempfile.mkdtemp(prefix='venus-mesa-')
     server_env = dict(kv.split('=', 1) for kv in args.server_env)
-    server = Server(args.server, server_env, workdir)
+    virgl = None
+    if args.virgl_server:
+        if not os.path.exists(args.virgl_server):
+            fail(f'{args.virgl_server} is missing (its fixture did not run?)')
+        virgl = argparse.Namespace(server=args.virgl_server, lib=args.virgl_lib, via=args.render_server_via)
+    server = Server(args.server, server_env, workdir, socket=args.socket, extra_args=args.server_arg, virgl=virgl)
 
     native_env = dict(os.environ, VK_DRIVER_FILES=args.native_icd)
     venus_env = dict(os.environ, VK_DRIVER_FILES=args.mesa_icd, VN_DEBUG='vtest', VTEST_SOCKET_NAME=server.socket)
@@ -119,15 +165,26 @@ def main():
             if da != db:
                 diff = next((i for i in range(min(len(da), len(db))) if da[i] != db[i]), min(len(da), len(db)))
                 fail(f'outputs differ ({len(da)} vs {len(db)} bytes, first difference at byte {diff})')
-            print(f'OK: {len(da)} bytes identical natively and through Mesa venus + venus-server')
+            print(f'OK: {len(da)} bytes identical natively and through Mesa venus + ' + ('virgl_test_server + venus-render-server' if virgl else 'venus-server'))
     finally:
         rc = server.stop()
         log = server.text()
         print('---- server log (tail) ----')
         print('\n'.join(log.splitlines()[-25:]))
         shutil.rmtree(workdir, ignore_errors=True)
-    if rc != 0:
+    if virgl:
+        # upstream's vtest server has no clean shutdown on SIGTERM; what matters is that our
+        # render server served every context and none of them failed
+        if 'venus-render-server' not in log:
+            fail('the vtest server did not start venus-render-server as its render server')
+        for bad in ('venus-render-server error', 'venus-render-server warn'):
+            if bad in log:
+                fail('venus-render-server complained:\n' + '\n'.join(l for l in log.splitlines() if bad in l))
+    elif rc != 0:
         fail(f'venus-server exited with {rc}')
+    for text in args.expect_log:
+        if text not in log:
+            fail(f'the server log does not say "{text}"')
     if 'fatal:' in log:
         fail('a context went fatal:\n' + '\n'.join(l for l in log.splitlines() if 'fatal' in l))
     for hidden in server_env.get('VENUS_HIDE_EXTENSIONS', '').split(','):
