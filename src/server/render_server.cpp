@@ -68,19 +68,24 @@ GenerationGuess detect_generation(int client_fd) {
         return {Generation::V1, fmt::format("process {} maps no libvirglrenderer; assuming virglrenderer >= 1.0",
                                             cred.pid)};
     // Read through the peer's view of the file (it may live in another mount namespace).
-    std::ifstream lib(fmt::format("/proc/{}/root{}", cred.pid, library), std::ios::binary);
-    if (!lib) lib.open(library, std::ios::binary);
-    if (!lib)
+    const std::string shown = fmt::format("process {} uses {}", cred.pid, library);
+    GenerationGuess g = library_generation(fmt::format("/proc/{}/root{}", cred.pid, library), shown);
+    if (g.reason.empty()) g = library_generation(library, shown);
+    if (g.reason.empty())
         return {Generation::V1, fmt::format("{} (process {}) cannot be read; assuming virglrenderer >= 1.0", library,
                                             cred.pid)};
+    return g;
+}
+
+GenerationGuess library_generation(const std::string& readable, const std::string& shown) {
+    std::ifstream lib(readable, std::ios::binary);
+    if (!lib) return {Generation::V1, {}};
     std::stringstream content;
     content << lib.rdbuf();
     // RENDER_SERVER_EXEC_PATH: the environment override that every proxy since 1.0.0 reads
     if (content.str().find("RENDER_SERVER_EXEC_PATH") != std::string::npos)
-        return {Generation::V1, fmt::format("process {} uses {}, which reads RENDER_SERVER_EXEC_PATH (virglrenderer >= 1.0)",
-                                            cred.pid, library)};
-    return {Generation::V0_10, fmt::format("process {} uses {}, which has no RENDER_SERVER_EXEC_PATH (virglrenderer 0.10.x)",
-                                           cred.pid, library)};
+        return {Generation::V1, fmt::format("{}, which reads RENDER_SERVER_EXEC_PATH (virglrenderer >= 1.0)", shown)};
+    return {Generation::V0_10, fmt::format("{}, which has no RENDER_SERVER_EXEC_PATH (virglrenderer 0.10.x)", shown)};
 }
 
 // ------------------------------------------------------------------------------ RenderServer

@@ -40,6 +40,9 @@ struct GenerationGuess {
     std::string reason;
 };
 GenerationGuess detect_generation(int client_fd);
+// The generation of the libvirglrenderer file at `readable` (`shown` names it in the reason).
+// Empty reason: the file cannot be read.
+GenerationGuess library_generation(const std::string& readable, const std::string& shown);
 
 class RenderServer {
 public:

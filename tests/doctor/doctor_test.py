@@ -90,14 +90,14 @@ def check_keys(obj, keys, where):
 # ------------------------------------------------------------------------------------- servers
 
 class VenusServer:
-    def __init__(self, binary, workdir, env=None):
+    def __init__(self, binary, workdir, env=None, args=()):
         self.socket = os.path.join(workdir, 'venus.sock')
         self.log_path = os.path.join(workdir, 'server.log')
         e = dict(os.environ)
         e.update(env or {})
         self.log = open(self.log_path, 'w')
-        self.proc = subprocess.Popen([binary, '--socket-path', self.socket], stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=e)
+        self.proc = subprocess.Popen([binary, '--socket-path', self.socket] + list(args), stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=e)
         for _ in range(2000):
             if os.path.exists(self.socket):
                 return
@@ -279,7 +279,7 @@ def case_json(d, a, tmp):
         if c['status'] not in ('OK', 'WARN', 'FAIL'):
             fail(f'check status {c["status"]}')
     sections = {c['section'] for c in j['checks']}
-    if sections != {'HOST', 'MEMORY', 'SERVER'}:
+    if sections != {'HOST', 'MEMORY', 'SERVER', 'VM'}:
         fail(f'sections {sections}')
 
 
@@ -354,6 +354,71 @@ def case_server(d, a, tmp):
         expect(out, f'{server.socket} (VTEST_SOCKET_NAME)', 'OK    guest instance')
     finally:
         server.stop()
+
+
+def case_server_wire0(d, a, tmp):
+    # venus-server --wire-format 0 serves Mesa <= 23.0; the doctor (a wire-1 guest's view) says
+    # that this driver gives up there and what to run for it.
+    server = VenusServer(a.server, tmp, args=['--wire-format', '0'])
+    try:
+        out = d.run(['--socket', server.socket], expect_rc=1)
+        expect(out, 'FAIL  wire format', 'server 0, this guest driver 1', 'wire-format-skew',
+               'venus-server --wire-format 0 (venus-cpp', 'vk_mesa_venus_protocol_spec_version 100000',
+               'two venus-servers on two sockets')
+    finally:
+        server.stop()
+
+
+def fake_library(path, generation_1, render_server):
+    # what venus-doctor reads in a libvirglrenderer: RENDER_SERVER_EXEC_PATH (>= 1.0 only) and
+    # the render server path built in, both as C strings
+    with open(path, 'wb') as fh:
+        fh.write(b'\x7fELF fake libvirglrenderer\0')
+        if generation_1:
+            fh.write(b'RENDER_SERVER_EXEC_PATH\0')
+        fh.write(render_server.encode() + b'\0')
+
+
+def case_vm_paths(d, a, tmp):
+    render_server = os.path.join(os.path.dirname(a.server), 'venus-render-server')
+    if not os.access(render_server, os.X_OK):
+        fail(f'{render_server} is missing')
+    theirs = os.path.join(tmp, 'libexec', 'virgl_render_server')
+    os.makedirs(os.path.dirname(theirs))
+    with open(theirs, 'w') as fh:
+        fh.write('#!/bin/sh\nexit 1\n')
+    os.chmod(theirs, 0o755)
+    new, old = os.path.join(tmp, 'new'), os.path.join(tmp, 'old')
+    for lib_dir, gen1 in ((new, True), (old, False)):
+        os.makedirs(lib_dir)
+        fake_library(os.path.join(lib_dir, 'libvirglrenderer.so.1.9.0'), gen1, theirs)
+        os.symlink('libvirglrenderer.so.1.9.0', os.path.join(lib_dir, 'libvirglrenderer.so.1'))
+
+    # >= 1.0 with RENDER_SERVER_EXEC_PATH naming ours: OK
+    env = {'LD_LIBRARY_PATH': new, 'RENDER_SERVER_EXEC_PATH': render_server}
+    out = d.run(['--no-server'], env=env, expect_rc=0)
+    expect(out, 'VM', 'virglrenderer >= 1.0', 'wire-format-1 capset', 'is venus-render-server',
+           f'RENDER_SERVER_EXEC_PATH={render_server}')
+    j = d.json(['--no-server'], env=env, expect_rc=0)
+    libs = j['host']['vm']['libraries']
+    mine = [l for l in libs if l['path'].startswith(new)]
+    if len(mine) != 1 or mine[0]['generation'] != '1.x' or not mine[0]['render_server_is_venus_cpp'] \
+            or mine[0]['wire_format'] != 1:
+        fail(f'host.vm.libraries: {libs}')
+
+    # >= 1.0 without it: its own render server, a warning that says how to switch
+    out = d.run(['--no-server'], env={'LD_LIBRARY_PATH': new})
+    expect(out, f'WARN  render server {theirs} is virglrenderer\'s own render server', 'dma-buf',
+           'RENDER_SERVER_EXEC_PATH=$(command -v venus-render-server)')
+
+    # 0.10.x: the path is built in, RENDER_SERVER_EXEC_PATH means nothing to it; bind-mount ours
+    out = d.run(['--no-server'], env={'LD_LIBRARY_PATH': old, 'RENDER_SERVER_EXEC_PATH': render_server})
+    expect(out, 'virglrenderer 0.10.x', 'wire-format-0 capset', 'Mesa <= 23.0',
+           f'mount --bind $(command -v venus-render-server) {theirs}', '0.10.x has no RENDER_SERVER_EXEC_PATH')
+
+    # a render server path that does not exist: FAIL
+    os.unlink(theirs)
+    d.run(['--no-server'], env={'LD_LIBRARY_PATH': new}, expect_rc=1)
 
 
 def case_server_strategy_none(d, a, tmp):

@@ -301,8 +301,9 @@ void diagnose_server(const HostFacts& h, const ServerFacts& s, Report& r) {
         if (c.vk_mesa_venus_protocol_spec_version == 100000)
             cause += " (its venus protocol spec 100000 is the experimental one)";
         r.find("wire-format-skew", Status::Fail, cause,
-               "run venus-server or virglrenderer >= 1.0.0 (wire format 1); a wire-0 renderer pairs only with Mesa <= 23.0 "
-               "in the guest");
+               "run venus-server (wire format 1, its default) or virglrenderer >= 1.0.0 for this driver; a wire-0 renderer "
+               "(venus-server --wire-format 0, virglrenderer 0.10.x) pairs only with Mesa <= 23.0 in the guest — serve "
+               "both generations with two venus-servers on two sockets");
     }
     if (c.vk_xml_version < VK_API_VERSION_1_1)
         r.find("vk-xml-too-old", Status::Fail,

@@ -61,6 +61,9 @@ std::string identify_renderer(const vtest::CapsetVenus& c) {
     for (const Release& r : kReleases)
         if (c.wire_format_version == r.wire && c.vk_xml_version == r.xml && c.vk_mesa_venus_protocol_spec_version == r.spec)
             return r.name;
+    if (c.wire_format_version == 0 && c.vk_xml_version == protocol::kVkXmlVersion &&
+        c.vk_mesa_venus_protocol_spec_version == renderer::kExperimentalProtocolSpecVersion)
+        return fmt::format("venus-server --wire-format 0 (venus-cpp, vk.xml {})", version_string(c.vk_xml_version));
     if (c.wire_format_version == 0) return "a pre-release (wire format 0) renderer, like virglrenderer <= 0.10.4";
     return {};
 }

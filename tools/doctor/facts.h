@@ -12,6 +12,7 @@
 
 #include "renderer/memory.h"
 #include "renderer/renderer.h"
+#include "transport/render_protocol.h"
 #include "transport/vtest_protocol.h"
 
 namespace venus::doctor {
@@ -90,6 +91,21 @@ struct HostFacts {
     vtest::CapsetVenus renderer_capset{};
 
     std::vector<SocketFact> sockets;
+};
+
+// The VM path: the libvirglrenderer a VMM would load and the render server it would start.
+struct VmFacts {
+    struct Library {
+        std::string path;                    // the real file behind libvirglrenderer.so.1
+        bool readable = false;
+        render::Generation generation = render::Generation::V1;
+        std::string compiled_render_server;  // the path built into the library
+        std::string render_server;           // the one it starts (RENDER_SERVER_EXEC_PATH from 1.0)
+        bool render_server_exists = false;
+        bool render_server_is_ours = false;  // venus-render-server
+    };
+    std::string exec_path_env;  // RENDER_SERVER_EXEC_PATH here
+    std::vector<Library> libraries;
 };
 
 struct ServerFacts {

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
 
     Report report;
     host_checks(host, report);
+    vm_checks(probe_vm(), report);
     server_checks(server, host, report);
     diagnose(host, server, report);
 

@@ -85,7 +85,7 @@ size_t Report::count(Status s) const {
 
 std::string render_table(const Report& r, bool verbose) {
     std::string out;
-    for (const char* name : {"HOST", "MEMORY", "SERVER"}) section(out, r, name, verbose);
+    for (const char* name : {"HOST", "MEMORY", "SERVER", "VM"}) section(out, r, name, verbose);
     out += "\nDIAGNOSIS\n";
     if (r.findings.empty())
         out += fmt::format("  {:<5} {}\n", "OK",
