@@ -71,6 +71,23 @@ std::unique_ptr<Connection> Connection::create(const std::string& socket_path, c
     return c;
 }
 
+uint32_t Connection::acquire_timeline() {
+    std::lock_guard lock(timelines_mutex_);
+    const uint32_t count = std::min<uint32_t>(client_->max_timelines(), vtest::kMaxTimelines);
+    if (timelines_used_.size() < count) timelines_used_.resize(count, false);
+    for (uint32_t i = 1; i < count; ++i)
+        if (!timelines_used_[i]) {
+            timelines_used_[i] = true;
+            return i;
+        }
+    return 0;
+}
+
+void Connection::release_timeline(uint32_t ring_idx) {
+    std::lock_guard lock(timelines_mutex_);
+    if (ring_idx && ring_idx < timelines_used_.size()) timelines_used_[ring_idx] = false;
+}
+
 Connection::~Connection() {
     // rings first (their destructors tell the renderer), then the shared memory
     wait_rings_.clear();

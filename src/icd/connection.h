@@ -60,6 +60,11 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     const protocol::WireCaps& caps() const { return caps_; }
+    // A vtest timeline (ring_idx 1 .. MAX_TIMELINE_COUNT - 1) for a new queue, named to the
+    // renderer in VkDeviceQueueTimelineInfoMESA (virglrenderer >= 1.0 requires one per queue);
+    // 0 when all are taken. Released when the queue's device goes.
+    uint32_t acquire_timeline();
+    void release_timeline(uint32_t ring_idx);
     const vtest::CapsetVenus& capset() const { return client_->capset(); }
     transport::VtestClient& vtest() { return *client_; }
     Ring& ring() { return *ring_; }
@@ -224,6 +229,8 @@ private:
 
     static constexpr size_t kSetReplySize = 8 + 8 + 4 + 8 + 8;  // vkSetReplyCommandStreamMESA
 
+    std::mutex timelines_mutex_;
+    std::vector<bool> timelines_used_;  // index: ring_idx
     std::unique_ptr<transport::VtestClient> client_;
     protocol::WireCaps caps_;
     std::unique_ptr<Ring> ring_;

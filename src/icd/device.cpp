@@ -59,7 +59,13 @@ VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateDevice(VkPhysicalDevice physicalDevic
                 queue->family = q.queueFamilyIndex;
                 queue->index = j;
                 queue->flags = q.flags;
-                VkDeviceQueueInfo2 qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2, nullptr, q.flags, q.queueFamilyIndex, j};
+                // its timeline: virglrenderer >= 1.0 refuses a queue without one ("missing
+                // VkDeviceQueueTimelineInfoMESA"); venus-server binds it likewise
+                queue->ring_idx = conn.acquire_timeline();
+                VkDeviceQueueTimelineInfoMESA timeline{VK_STRUCTURE_TYPE_DEVICE_QUEUE_TIMELINE_INFO_MESA, nullptr,
+                                                       queue->ring_idx};
+                VkDeviceQueueInfo2 qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_INFO_2, queue->ring_idx ? &timeline : nullptr,
+                                      q.flags, q.queueFamilyIndex, j};
                 VkQueue qh = queue->handle();
                 registry().add(queue.get(), VK_OBJECT_TYPE_QUEUE);
                 dev->queues.push_back(std::move(queue));
@@ -68,7 +74,10 @@ VKAPI_ATTR VkResult VKAPI_CALL icd_vkCreateDevice(VkPhysicalDevice physicalDevic
             }
         }
     } catch (...) {
-        for (auto& q : dev->queues) registry().remove(q.get());
+        for (auto& q : dev->queues) {
+            conn.release_timeline(q->ring_idx);
+            registry().remove(q.get());
+        }
         registry().remove(dev.get());
         return conn.on_exception();
     }
@@ -97,7 +106,10 @@ VKAPI_ATTR void VKAPI_CALL icd_vkDestroyDevice(VkDevice device, const VkAllocati
         }
     }
     dev->command_pools.clear();
-    for (auto& q : dev->queues) registry().remove(q.get());
+    for (auto& q : dev->queues) {
+        conn.release_timeline(q->ring_idx);
+        registry().remove(q.get());
+    }
     if (!conn.lost()) {
         try {
             // internal fences first: the renderer frees the rest with the device

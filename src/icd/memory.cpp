@@ -111,6 +111,17 @@ VKAPI_ATTR VkResult VKAPI_CALL icd_vkMapMemory(VkDevice device, VkDeviceMemory m
             log::error("vkMapMemory: memory {} ({} bytes, type {}) cannot be mapped: {}", mem->id, mem->size, mem->type,
                        e.what());
             return VK_ERROR_MEMORY_MAP_FAILED;
+        } catch (const transport::PeerClosed& e) {
+            // virglrenderer's own vtest server answers a blob it cannot export by dropping the
+            // client (`virgl_renderer_resource_export_blob ... failed (-22)` in its log): the
+            // connection is gone, and the reason is this memory
+            log::error("vkMapMemory: the renderer closed the connection when asked to share memory {} ({} bytes, type "
+                       "{}) as a blob ({}); virglrenderer's own servers do this when the host driver cannot export the "
+                       "memory as a dma-buf (lavapipe, NVIDIA, MoltenVK-class hosts). venus-server, or "
+                       "venus-render-server as virglrenderer's render server (docs/vm.md), shares it on every host",
+                       mem->id, mem->size, mem->type, e.what());
+            conn.on_exception();
+            return VK_ERROR_MEMORY_MAP_FAILED;
         } catch (...) {
             conn.on_exception();
             return VK_ERROR_MEMORY_MAP_FAILED;

@@ -67,6 +67,7 @@ struct Queue : Dispatchable {
     uint32_t index = 0;
     VkDeviceQueueCreateFlags flags = 0;
     VkFence idle_fence = VK_NULL_HANDLE;  // for vkQueueWaitIdle, created on first use
+    uint32_t ring_idx = 0;  // its vtest timeline (VkDeviceQueueTimelineInfoMESA); 0: none
 };
 
 // Host-visible memory maps through a blob of the renderer (§6.2).

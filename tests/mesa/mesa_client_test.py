@@ -52,8 +52,11 @@ class Server:
             # the render server for Venus and no longer knows the option
             vtest = [virgl.server, '--venus'] + (['--render-server'] if virgl.via == 'bind-mount' else []) + [
                 '--use-egl-surfaceless', f'--socket-path={self.socket}']
-            if virgl.via == 'env':
-                env['RENDER_SERVER_EXEC_PATH'] = binary
+            if virgl.via in ('env', 'own'):
+                if virgl.via == 'env':
+                    env['RENDER_SERVER_EXEC_PATH'] = binary
+                else:
+                    env.pop('RENDER_SERVER_EXEC_PATH', None)
                 cmd = vtest
             else:
                 if os.geteuid() != 0:
@@ -91,11 +94,20 @@ class Server:
         return rc
 
 
-def run(cmd, env, what, cwd):
+def run(cmd, env, what, cwd, expect_error=None):
     print('+', ' '.join(cmd), flush=True)
-    p = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       timeout=600)
+    try:
+        p = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=120 if expect_error else 600)
+    except subprocess.TimeoutExpired:
+        fail(f'{what} hung')
     print(p.stdout, flush=True)
+    if expect_error:
+        if p.returncode == 0:
+            fail(f'{what} succeeded; expected it to fail saying "{expect_error}"')
+        if expect_error not in p.stdout:
+            fail(f'{what} failed without saying "{expect_error}"')
+        return p.stdout
     if p.returncode != 0:
         fail(f'{what} exited with {p.returncode}')
     return p.stdout
@@ -113,7 +125,11 @@ def main():
     ap.add_argument('--socket')
     ap.add_argument('--virgl-server')
     ap.add_argument('--virgl-lib')
-    ap.add_argument('--render-server-via', choices=['env', 'bind-mount'], default='env')
+    ap.add_argument('--render-server-via', choices=['env', 'bind-mount', 'own'], default='env',
+                    help='own: virglrenderer\'s own render server (for comparison)')
+    ap.add_argument('--guest', choices=['mesa', 'venus-cpp'], default='mesa',
+                    help='whose guest driver --mesa-icd names (checks that the device is Mesa\'s are for mesa)')
+    ap.add_argument('--expect-guest-error', help='the program fails through the stack, saying this')
     ap.add_argument('--expect-log', action='append', default=[],
                     help='text the server log must contain afterwards')
     ap.add_argument('--out', required=True)
@@ -147,15 +163,19 @@ def main():
                 fail('vulkaninfo through Mesa venus lists no device')
             if name not in m.group(1):
                 fail(f'venus device "{m.group(1).strip()}" is not the host device "{name}"')
-            if not re.search(r'driverName\s*=\s*venus', venus):
+            if args.guest == 'mesa' and not re.search(r'driverName\s*=\s*venus', venus):
                 fail('the device is not driven by Mesa venus')
-            print(f'OK: Mesa venus lists "{m.group(1).strip()}"')
+            print(f'OK: {args.guest} lists "{m.group(1).strip()}"')
+        elif args.expect_guest_error:
+            run([args.demo, '--out', os.path.join(args.out, f'{args.mode}-venus.out')], venus_env,
+                f'{args.mode} (venus)', args.out, expect_error=args.expect_guest_error)
+            print(f'OK: {args.mode} failed at the call, saying "{args.expect_guest_error}"')
         else:
             outs = []
             for label, env in (('native', native_env), ('venus', venus_env)):
                 out = os.path.join(args.out, f'{args.mode}-{label}.out')
                 text = run([args.demo, '--out', out], env, f'{args.mode} ({label})', args.out)
-                if label == 'venus' and 'venus' not in text:
+                if label == 'venus' and args.guest == 'mesa' and 'venus' not in text:
                     fail('the demo did not run on Mesa venus')
                 outs.append(out)
             with open(outs[0], 'rb') as a, open(outs[1], 'rb') as b:
@@ -165,14 +185,16 @@ def main():
             if da != db:
                 diff = next((i for i in range(min(len(da), len(db))) if da[i] != db[i]), min(len(da), len(db)))
                 fail(f'outputs differ ({len(da)} vs {len(db)} bytes, first difference at byte {diff})')
-            print(f'OK: {len(da)} bytes identical natively and through Mesa venus + ' + ('virgl_test_server + venus-render-server' if virgl else 'venus-server'))
+            print(f'OK: {len(da)} bytes identical natively and through {args.guest} + ' + ('virgl_test_server + venus-render-server' if virgl else 'venus-server'))
     finally:
         rc = server.stop()
         log = server.text()
         print('---- server log (tail) ----')
         print('\n'.join(log.splitlines()[-25:]))
         shutil.rmtree(workdir, ignore_errors=True)
-    if virgl:
+    if virgl and virgl.via == 'own':
+        pass
+    elif virgl:
         # upstream's vtest server has no clean shutdown on SIGTERM; what matters is that our
         # render server served every context and none of them failed
         if 'venus-render-server' not in log:
