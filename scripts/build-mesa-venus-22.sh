@@ -23,25 +23,17 @@
 # Idempotent: exits 0 at once when DEST already holds a manifest whose library exists.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 DEST" >&2
-  exit 2
-fi
-mkdir -p "$1"
-DEST=$(cd "$1" && pwd)
+FIXTURE_NAME=build-mesa-venus-22
+. "$(dirname "$0")/lib/fixture.sh"
+[ $# -eq 1 ] || { echo "usage: $0 DEST" >&2; exit 2; }
+DEST=$(dest_dir "$1")
 MANIFEST="$DEST/venus_mesa22_icd.json"
 LIB="$DEST/root/lib/libvulkan_virtio.so"
-
-log() { echo "build-mesa-venus-22: $*" >&2; }
-die() { echo "build-mesa-venus-22: error: $*" >&2; exit 1; }
 
 if [ -f "$MANIFEST" ] && [ -f "$LIB" ] && grep -q "\"$LIB\"" "$MANIFEST"; then
   echo "$MANIFEST"
   exit 0
 fi
-
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 # Source packages need a deb-src entry for bookworm.
 if ! grep -rqsE "^(Types:.*deb-src|deb-src )" /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -56,12 +48,7 @@ need=(meson ninja-build pkg-config python3-mako bison flex glslang-tools libdrm-
       zlib1g-dev libexpat1-dev libzstd-dev libx11-dev libx11-xcb-dev libxcb1-dev libxcb-dri3-dev
       libxcb-present-dev libxcb-dri2-0-dev libxcb-glx0-dev libxcb-randr0-dev libxcb-shm0-dev libxcb-sync-dev libxcb-xfixes0-dev
       libxshmfence-dev libxrandr-dev libxext-dev libxxf86vm-dev libxfixes-dev dpkg-dev)
-missing=()
-for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+install_missing "${need[@]}"
 
 SRC="$DEST/src"
 if [ ! -f "$SRC/meson.build" ]; then

@@ -16,18 +16,13 @@
 # a virgl_test_server built from the same tarball.
 set -euo pipefail
 
-if [ $# -ne 2 ]; then
-  echo "usage: $0 TARBALL DEST" >&2
-  exit 2
-fi
+FIXTURE_NAME=build-virglrenderer
+. "$(dirname "$0")/lib/fixture.sh"
+[ $# -eq 2 ] || { echo "usage: $0 TARBALL DEST" >&2; exit 2; }
 TARBALL=$(readlink -f "$1")
-mkdir -p "$2"
-DEST=$(cd "$2" && pwd)
+DEST=$(dest_dir "$2")
 ROOT="$DEST/root"
 STAMP="$DEST/built-from"
-
-log() { echo "build-virglrenderer: $*" >&2; }
-die() { echo "build-virglrenderer: error: $*" >&2; exit 1; }
 
 [ -f "$TARBALL" ] || die "no tarball at $1"
 SUM=$(sha256sum "$TARBALL" | cut -d' ' -f1)
@@ -36,16 +31,9 @@ if [ -x "$ROOT/bin/virgl_test_server" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 need=(meson ninja-build pkg-config python3-yaml libepoxy-dev libdrm-dev libgbm-dev libvulkan-dev libegl-mesa0
       libgl1-mesa-dri libx11-dev)
-missing=()
-for p in "${need[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
+install_missing "${need[@]}"
 # the venus protocol generator runs on the system python (python3-yaml is installed for it)
 export PATH=/usr/bin:$PATH
 

@@ -25,20 +25,15 @@
 # Idempotent: exits 0 at once when DEST already holds a manifest whose library exists.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-  echo "usage: $0 DEST" >&2
-  exit 2
-fi
-mkdir -p "$1"
-DEST=$(cd "$1" && pwd)
+FIXTURE_NAME=fetch-mesa-venus
+. "$(dirname "$0")/lib/fixture.sh"
+[ $# -eq 1 ] || { echo "usage: $0 DEST" >&2; exit 2; }
+DEST=$(dest_dir "$1")
 ROOT="$DEST/root"
 MANIFEST="$DEST/venus_mesa_icd.json"
 LIBDIR_REL=usr/lib/x86_64-linux-gnu
 LIB="$ROOT/$LIBDIR_REL/libvulkan_virtio.so"
 WANT_VERSION=${MESA_VENUS_VERSION:-25.0.7-2~bpo12+1}
-
-log() { echo "fetch-mesa-venus: $*" >&2; }
-die() { echo "fetch-mesa-venus: error: $*" >&2; exit 1; }
 
 if [ -f "$MANIFEST" ] && [ -f "$LIB" ] && grep -q "\"$LIB\"" "$MANIFEST"; then
   echo "$MANIFEST"
@@ -49,9 +44,6 @@ fi
 for tool in apt-get apt-cache dpkg dpkg-deb objdump ldd; do
   command -v "$tool" >/dev/null || die "$tool not found (apt-get install binutils for objdump)"
 done
-
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 
 # bookworm-backports must be known to apt; same stanza as scripts/install-deps.sh writes.
 if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
