@@ -115,7 +115,8 @@ def run(cmd, env, what, cwd, expect_error=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('mode', choices=['vulkaninfo', 'compute', 'triangle', 'cube'])
+    ap.add_argument('mode', choices=['vulkaninfo', 'compute', 'triangle', 'cube', 'timeline'])
+    ap.add_argument('--guest-env', action='append', default=[], help='K=V for the program through the stack')
     ap.add_argument('--server', required=True)
     ap.add_argument('--mesa-icd', required=True)
     ap.add_argument('--native-icd', required=True)
@@ -150,6 +151,7 @@ def main():
 
     native_env = dict(os.environ, VK_DRIVER_FILES=args.native_icd)
     venus_env = dict(os.environ, VK_DRIVER_FILES=args.mesa_icd, VN_DEBUG='vtest', VTEST_SOCKET_NAME=server.socket)
+    venus_env.update(dict(kv.split('=', 1) for kv in args.guest_env))
     for k in ('VK_ICD_FILENAMES',):
         native_env.pop(k, None)
         venus_env.pop(k, None)
@@ -166,6 +168,11 @@ def main():
             if args.guest == 'mesa' and not re.search(r'driverName\s*=\s*venus', venus):
                 fail('the device is not driven by Mesa venus')
             print(f'OK: {args.guest} lists "{m.group(1).strip()}"')
+        elif args.mode == 'timeline':
+            # no output to compare: the program checks itself (exit 1 when a round timed out)
+            for label, env in (('native', native_env), ('venus', venus_env)):
+                text = run([args.demo, '--rounds', '40'], env, f'timeline ({label})', args.out)
+                print(f'OK ({label}): ' + text.strip().splitlines()[-1])
         elif args.expect_guest_error:
             run([args.demo, '--out', os.path.join(args.out, f'{args.mode}-venus.out')], venus_env,
                 f'{args.mode} (venus)', args.out, expect_error=args.expect_guest_error)
