@@ -34,10 +34,11 @@ std::unique_ptr<Connection> Connection::create(const std::string& socket_path, c
     if (c->client_->capset_size() < offsetof(vtest::CapsetVenus, vk_extension_mask1))
         throw IncompatibleRenderer(fmt::format("the renderer's capset is {} bytes, too short to be a Venus capset",
                                                c->client_->capset_size()));
-    if (cs.wire_format_version != kWireFormatVersion)
-        throw IncompatibleRenderer(fmt::format("renderer wire format {}, driver {} (the two must match; "
-                                               "wire format 0 is virglrenderer <= 0.10.4)",
+    if (cs.wire_format_version > kWireFormatVersion)
+        throw IncompatibleRenderer(fmt::format("renderer wire format {}, driver {} and 0 (a newer protocol "
+                                               "generation than this driver knows)",
                                                cs.wire_format_version, kWireFormatVersion));
+    const bool wire0 = cs.wire_format_version == 0;
     if (cs.vk_xml_version < VK_API_VERSION_1_1)
         throw IncompatibleRenderer(fmt::format("renderer protocol is for Vulkan {}.{}; the driver needs 1.1 or later",
                                                VK_API_VERSION_MAJOR(cs.vk_xml_version),
@@ -47,10 +48,11 @@ std::unique_ptr<Connection> Connection::create(const std::string& socket_path, c
     const size_t have = c->client_->capset_size();
     if (have < offsetof(vtest::CapsetVenus, supports_multiple_timelines) || !cs.allow_vk_wait_syncs)
         throw IncompatibleRenderer("the renderer does not allow blocking waits (allow_vk_wait_syncs is 0)");
-    if (cs.vk_mesa_venus_protocol_spec_version < 1 || cs.vk_mesa_venus_protocol_spec_version >= 100000)
+    if (!wire0 && (cs.vk_mesa_venus_protocol_spec_version < 1 || cs.vk_mesa_venus_protocol_spec_version >= 100000))
         throw IncompatibleRenderer(fmt::format("renderer VK_MESA_venus_protocol spec version {}, driver needs 1..{}",
                                                cs.vk_mesa_venus_protocol_spec_version, 99999));
     c->caps_.api_version = std::min(cs.vk_xml_version, protocol::kVkXmlVersion);
+    c->caps_.wire_format = cs.wire_format_version;
     std::copy(std::begin(cs.vk_extension_mask1), std::end(cs.vk_extension_mask1), c->caps_.extension_mask);
     // A pNext structure the renderer knows but this driver does not is never sent (the
     // generated encoders only know this build's vk.xml); one this driver knows but the renderer
@@ -59,6 +61,9 @@ std::unique_ptr<Connection> Connection::create(const std::string& socket_path, c
     transport::GuestRing::Options opts;
     opts.buffer_size = kRingSize;
     opts.idle_timeout_ns = 1'000'000;  // as Mesa: past it the renderer sleeps until notified
+    // wire format 0 renderers (virglrenderer 0.10.x) take no chain in the ring's create info
+    // and have no ALIVE bit (wire-format-0-vs-1.md §4.3, §7.2)
+    if (wire0) opts.monitor_period_us = 0;
     try {
         c->ring_ = std::make_unique<Ring>(*c->client_, c->caps_, next_id(), opts);
     } catch (const std::exception& e) {
@@ -283,6 +288,11 @@ uint32_t Connection::submit_chunk(std::unique_ptr<Chunk> chunk, size_t size) {
 
 void Connection::sync_ring_for_control(uint32_t seqno) {
     if (ring_->reached(seqno)) return;
+    if (caps_.wire_format == 0) {
+        // no vkWaitRingSeqnoMESA in wire format 0: wait here until the ring has run that far
+        ring_->wait(seqno);
+        return;
+    }
     const uint64_t ring_id = ring_->id();
     const uint64_t s = seqno;
     control([&](const protocol::WireCaps& c) { return protocol::guest::sizeof_vkWaitRingSeqnoMESA(c, ring_id, s); },

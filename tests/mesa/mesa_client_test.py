@@ -50,7 +50,8 @@ class Server:
                 env['LD_LIBRARY_PATH'] = virgl.lib + (':' + env['LD_LIBRARY_PATH'] if env.get('LD_LIBRARY_PATH') else '')
             # 0.10.x serves Venus in-process unless told --render-server; >= 1.0 always uses
             # the render server for Venus and no longer knows the option
-            vtest = [virgl.server, '--venus'] + (['--render-server'] if virgl.via == 'bind-mount' else []) + [
+            old = virgl.server == '/usr/bin/virgl_test_server'  # Debian's 0.10.x
+            vtest = [virgl.server, '--venus'] + (['--render-server'] if virgl.via == 'bind-mount' or old else []) + [
                 '--use-egl-surfaceless', f'--socket-path={self.socket}']
             if virgl.via in ('env', 'own'):
                 if virgl.via == 'env':

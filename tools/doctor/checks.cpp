@@ -325,7 +325,7 @@ void server_checks(const ServerFacts& s, const HostFacts& h, Report& r) {
         return present ? std::to_string(v) : fmt::format("absent (the capset is {} bytes)", s.capset_size);
     };
     std::vector<std::string> fields;
-    fields.push_back(fmt::format("wire_format_version         {:<9} this driver: {}", c.wire_format_version,
+    fields.push_back(fmt::format("wire_format_version         {:<9} this driver: 0 and {}", c.wire_format_version,
                                  protocol::kWireFormatVersion));
     fields.push_back(fmt::format("vk_xml_version              {:<9} this driver: {}", version_string(c.vk_xml_version),
                                  version_string(protocol::kVkXmlVersion)));
@@ -355,7 +355,7 @@ void server_checks(const ServerFacts& s, const HostFacts& h, Report& r) {
     if ((f.allow_vk_wait_syncs && !c.allow_vk_wait_syncs) || !f.supports_multiple_timelines ||
         !c.supports_multiple_timelines || !f.supports_blob_id_0)
         cst = Status::Warn;
-    if (c.wire_format_version != protocol::kWireFormatVersion || c.vk_xml_version < VK_API_VERSION_1_1 ||
+    if (c.wire_format_version > protocol::kWireFormatVersion || c.vk_xml_version < VK_API_VERSION_1_1 ||
         (f.supports_blob_id_0 && !c.supports_blob_id_0))
         cst = Status::Fail;
     r.add("SERVER", "capset", cst,
@@ -367,9 +367,16 @@ void server_checks(const ServerFacts& s, const HostFacts& h, Report& r) {
             .verbose_only = true;
     }
 
+    // venus-cpp's driver speaks both; Mesa speaks one (wire 0: <= 23.0, wire 1: >= 23.2)
     r.add("SERVER", "wire format",
-          c.wire_format_version == protocol::kWireFormatVersion ? Status::Ok : Status::Fail,
-          fmt::format("server {}, this guest driver {}", c.wire_format_version, protocol::kWireFormatVersion));
+          c.wire_format_version > protocol::kWireFormatVersion ? Status::Fail
+          : c.wire_format_version == 0                          ? Status::Warn
+                                                                : Status::Ok,
+          c.wire_format_version > protocol::kWireFormatVersion
+              ? fmt::format("server {}, this guest driver 0 and {}", c.wire_format_version, protocol::kWireFormatVersion)
+          : c.wire_format_version == 0
+              ? fmt::format("server 0: this guest driver and Mesa <= 23.0 pair with it; Mesa >= 23.2 does not")
+              : fmt::format("server {}: this guest driver and Mesa >= 23.2 pair with it", c.wire_format_version));
     Status xst = Status::Ok;
     std::string xmsg = fmt::format("server {}, this guest driver {}", version_string(c.vk_xml_version),
                                    version_string(protocol::kVkXmlVersion));

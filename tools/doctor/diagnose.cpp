@@ -293,17 +293,19 @@ void diagnose_server(const HostFacts& h, const ServerFacts& s, Report& r) {
                            s.max_timelines),
                "unset VIRGL_DISABLE_MT on the server; venus-server offers 64");
     if (c.wire_format_version != protocol::kWireFormatVersion) {
+        const bool known = c.wire_format_version == 0;
         std::string cause = fmt::format(
-            "wire format skew: the server speaks wire format {}{}, this guest driver {}; virglrenderer <= 0.10.4 (Debian "
-            "12's) speaks 0, virglrenderer >= 1.0.0, Mesa >= 23.2 and venus-cpp speak 1, and Mesa answers a mismatch with "
-            "an instance that has no devices",
-            c.wire_format_version, who_words, protocol::kWireFormatVersion);
+            "wire format skew: the server speaks wire format {}{}; virglrenderer <= 0.10.4 (Debian 12's) and Mesa <= 23.0 "
+            "speak 0, virglrenderer >= 1.0.0 and Mesa >= 23.2 speak 1, venus-cpp's driver both, and Mesa answers a "
+            "mismatch with an instance that has no devices{}",
+            c.wire_format_version, who_words,
+            known ? "" : fmt::format("; wire format {} is newer than this driver knows", c.wire_format_version));
         if (c.vk_mesa_venus_protocol_spec_version == 100000)
             cause += " (its venus protocol spec 100000 is the experimental one)";
-        r.find("wire-format-skew", Status::Fail, cause,
-               "run venus-server (wire format 1, its default) or virglrenderer >= 1.0.0 for this driver; a wire-0 renderer "
-               "(venus-server --wire-format 0, virglrenderer 0.10.x) pairs only with Mesa <= 23.0 in the guest — serve "
-               "both generations with two venus-servers on two sockets");
+        r.find("wire-format-skew", known ? Status::Warn : Status::Fail, cause,
+               "for Mesa >= 23.2 guests run venus-server (wire format 1, its default) or virglrenderer >= 1.0.0; a wire-0 "
+               "renderer (venus-server --wire-format 0, virglrenderer 0.10.x) pairs with Mesa <= 23.0 and venus-cpp's "
+               "driver — serve both generations with two venus-servers on two sockets");
     }
     if (c.vk_xml_version < VK_API_VERSION_1_1)
         r.find("vk-xml-too-old", Status::Fail,

@@ -73,9 +73,12 @@ class MiniGuest {
 public:
     MiniGuest(transport::VtestClient& client, const vtest::CapsetVenus& capset) : client_(client) {
         caps_.api_version = capset.vk_xml_version;
+        caps_.wire_format = capset.wire_format_version;
         std::memcpy(caps_.extension_mask, capset.vk_extension_mask1, sizeof(caps_.extension_mask));
         transport::GuestRing::Options opts;
-        opts.monitor_period_us = 1'000'000;  // a dead renderer is found within seconds
+        // a dead renderer is found within seconds; wire format 0 has no ALIVE bit (and its
+        // renderers take no chain in the ring's create info)
+        opts.monitor_period_us = capset.wire_format_version == 0 ? 0 : 1'000'000;
         ring_ = std::make_unique<transport::GuestRing>(client_, caps_, kRingId, opts);
         reply_ = client_.create_blob(vtest::BLOB_TYPE_HOST3D, vtest::BLOB_FLAG_MAPPABLE, kReplySize, 0);
     }
@@ -278,8 +281,8 @@ ServerFacts talk_to_server(const SocketCandidate& socket, bool explicit_socket, 
     progress.publish(f);
 
     auto& g = f.guest;
-    if (f.capset.wire_format_version != protocol::kWireFormatVersion)
-        g.skipped = fmt::format("the server speaks wire format {}, this driver {}", f.capset.wire_format_version,
+    if (f.capset.wire_format_version > protocol::kWireFormatVersion)
+        g.skipped = fmt::format("the server speaks wire format {}, this driver 0 and {}", f.capset.wire_format_version,
                                 protocol::kWireFormatVersion);
     else if (f.capset.vk_xml_version < VK_API_VERSION_1_1)
         g.skipped = "the server's vk.xml version is below 1.1";
