@@ -118,6 +118,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('mode', choices=['vulkaninfo', 'compute', 'triangle', 'cube', 'timeline'])
     ap.add_argument('--guest-env', action='append', default=[], help='K=V for the program through the stack')
+    ap.add_argument('--asan-preload', help='libasan.so, preloaded into programs that load a sanitized guest driver')
     ap.add_argument('--server', required=True)
     ap.add_argument('--mesa-icd', required=True)
     ap.add_argument('--native-icd', required=True)
@@ -153,6 +154,9 @@ def main():
     native_env = dict(os.environ, VK_DRIVER_FILES=args.native_icd)
     venus_env = dict(os.environ, VK_DRIVER_FILES=args.mesa_icd, VN_DEBUG='vtest', VTEST_SOCKET_NAME=server.socket)
     venus_env.update(dict(kv.split('=', 1) for kv in args.guest_env))
+    if args.asan_preload:
+        # a program without sanitizers (vulkaninfo) loading the sanitized guest driver
+        venus_env['LD_PRELOAD'] = args.asan_preload
     for k in ('VK_ICD_FILENAMES',):
         native_env.pop(k, None)
         venus_env.pop(k, None)
