@@ -19,10 +19,14 @@ namespace venus::renderer {
 
 Context::Context(Renderer& renderer, uint32_t id, std::string name, uint32_t wire_format)
     : renderer_(renderer), id_(id), name_(std::move(name)), wire_format_(wire_format) {
-    if (wire_format_ == 0) shared_replies_ = std::make_shared<ReplyStream>(objects_);
+    make_control_path();
+    log::info("ctx {} ({}): created, wire format {}", id_, name_, wire_format_);
+}
+
+void Context::make_control_path() {
+    shared_replies_ = wire_format_ == 0 ? std::make_shared<ReplyStream>(objects_) : nullptr;
     control_ = std::make_unique<DispatchPath>(*this, DispatchPath::Kind::Control, nullptr, decode_limit(),
                                               shared_replies_);
-    log::info("ctx {} ({}): created, wire format {}", id_, name_, wire_format_);
 }
 
 Context::~Context() {
@@ -320,9 +324,7 @@ bool Context::switch_wire_format(uint32_t wire_format) {
     if (wire_format == wire_format_) return true;
     if (commands_seen_) return false;
     wire_format_ = wire_format;
-    shared_replies_ = wire_format_ == 0 ? std::make_shared<ReplyStream>(objects_) : nullptr;
-    control_ = std::make_unique<DispatchPath>(*this, DispatchPath::Kind::Control, nullptr, decode_limit(),
-                                              shared_replies_);
+    make_control_path();
     log::info("ctx {} ({}): wire format {} from now on", id_, name_, wire_format_);
     return true;
 }

@@ -117,6 +117,8 @@ public:
     size_t decode_limit() const;
 
 private:
+    // The control path and, in wire format 0, the reply stream every path shares.
+    void make_control_path();
     void start_monitor_locked();
     void monitor_loop();
     void stop_rings();
